@@ -1,0 +1,55 @@
+"""Deployment settings: environment variables with project-local defaults.
+
+Tunables live in params.yaml (see nightshift.params); secrets only in Airflow
+Connections or a git-ignored .env. Nothing here reads a network or a database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_home() -> Path:
+    """The project root: NIGHTSHIFT_HOME, else the checkout this package lives in, else cwd."""
+    env = os.environ.get("NIGHTSHIFT_HOME")
+    if env:
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "params.yaml").exists():
+        return checkout
+    return Path.cwd().resolve()
+
+
+def data_dir() -> Path:
+    """The raw landing zone (the data contract's root)."""
+    return Path(os.environ.get("NIGHTSHIFT_DATA_DIR", project_home() / "data" / "raw")).resolve()
+
+
+def work_dir() -> Path:
+    """Where jobs write intermediate outputs (feature sets, training sets)."""
+    return Path(os.environ.get("NIGHTSHIFT_WORK_DIR", project_home() / "data" / "work")).resolve()
+
+
+def params_path() -> Path:
+    return Path(os.environ.get("NIGHTSHIFT_PARAMS", project_home() / "params.yaml")).resolve()
+
+
+def mlflow_tracking_uri() -> str:
+    """MLflow tracking and registry store: MLFLOW_TRACKING_URI, else a local SQLite file."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    store = project_home() / ".mlflow"
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def mlflow_artifact_root() -> str:
+    root = os.environ.get("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(project_home() / ".mlflow" / "artifacts"))
+    return Path(root).resolve().as_uri() if "://" not in root else root
+
+
+def pgdata_dir() -> Path:
+    """Folder of the embedded PostgreSQL used when no database URL is configured."""
+    return Path(os.environ.get("NIGHTSHIFT_PGDATA", project_home() / ".pgdata")).resolve()
