@@ -93,7 +93,9 @@ def _run_as(pgdata: Path) -> _RunAs | None:
         # An existing cluster must be run by its owner: PostgreSQL checks the data folder's ownership.
         owner = pgdata.stat().st_uid
         if owner == 0:
-            raise EmbeddedPostgresError(f"embedded PostgreSQL data folder {pgdata} is owned by root; PostgreSQL cannot run as root")
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL data folder {pgdata} is owned by root; PostgreSQL cannot run as root"
+            )
         entry = pwd.getpwuid(owner)
         return _RunAs(entry.pw_name, entry.pw_uid, entry.pw_gid)
     env_user = os.environ.get("NIGHTSHIFT_PG_OS_USER")
@@ -113,7 +115,7 @@ def _run_as(pgdata: Path) -> _RunAs | None:
 
 def _check_traversable(path: Path, who: _RunAs) -> None:
     """Fail early, with the folder named, if ``who`` cannot reach ``path`` (we never chmod others' folders)."""
-    for folder in [p for p in (path, *path.parents) if p.is_dir()]:
+    for folder in [p for p in path.parents if p.is_dir()]:
         st = folder.stat()
         if st.st_uid == who.uid:
             bit = stat.S_IXUSR
@@ -140,12 +142,11 @@ def _run(args: Sequence[str], who: _RunAs | None, timeout: float = 120) -> subpr
     cmd = [str(bin_dir() / args[0]), *args[1:]]
     # Pipes can hang: the postmaster started by pg_ctl would inherit them. Temp files cannot.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        kwargs: dict[str, object] = {}
-        if who is not None:
-            kwargs = {"user": who.uid, "group": who.gid, "extra_groups": []}
         proc = subprocess.run(
-            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout,
-            cwd="/", env=_child_env(), check=False, **kwargs,  # type: ignore[arg-type]
+            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, cwd="/",
+            env=_child_env(), check=False,
+            # As root: drop to the unprivileged account, supplementary groups (root's) included.
+            user=who.uid if who else None, group=who.gid if who else None, extra_groups=[] if who else None,
         )
         out.seek(0)
         err.seek(0)
@@ -155,14 +156,15 @@ def _run(args: Sequence[str], who: _RunAs | None, timeout: float = 120) -> subpr
 @contextmanager
 def _lock(pgdata: Path) -> Iterator[None]:
     """Serialise start/stop across processes: parallel Airflow tasks may all ask for the server at once."""
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = pgdata.parent / f".{pgdata.name}.lock"
-    with lock_file.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    # Lock the data folder itself (initdb accepts an existing empty folder): a lock file would have to
+    # live beside it, in the project root, where git would see it.
+    pgdata.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(pgdata, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _log_tail(pgdata: Path, lines: int = 20) -> str:
@@ -199,7 +201,9 @@ def _wait_ready(port: int, timeout: float) -> bool:
 
 def _initdb(pgdata: Path, who: _RunAs | None) -> None:
     if pgdata.exists() and any(pgdata.iterdir()):
-        raise EmbeddedPostgresError(f"{pgdata} is not empty and is not a PostgreSQL data folder (no PG_VERSION); refusing to initialise it")
+        raise EmbeddedPostgresError(
+            f"{pgdata} is not empty and is not a PostgreSQL data folder (no PG_VERSION); refusing to initialise it"
+        )
     pgdata.mkdir(mode=0o700, parents=True, exist_ok=True)
     if who is not None:
         os.chown(pgdata, who.uid, who.gid)
@@ -207,7 +211,8 @@ def _initdb(pgdata: Path, who: _RunAs | None) -> None:
     # Trust auth is acceptable only because the server listens on 127.0.0.1 and holds derived scores.
     res = _run(["initdb", "-D", str(pgdata), "-U", DB_USER, "--auth=trust", "--encoding=UTF8", "--locale=C"], who)
     if res.returncode != 0:
-        raise EmbeddedPostgresError(f"initdb failed for {pgdata} (exit {res.returncode}):\n{res.stderr.strip() or res.stdout.strip()}")
+        detail = res.stderr.strip() or res.stdout.strip()
+        raise EmbeddedPostgresError(f"initdb failed for {pgdata} (exit {res.returncode}):\n{detail}")
 
 
 def _ensure_database(port: int) -> None:
@@ -221,7 +226,7 @@ def _ensure_database(port: int) -> None:
                     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
                     log.info("created database %s", DB_NAME)
                 except errors.DuplicateDatabase:
-                    pass  # a server started elsewhere (without our lock file) won the race
+                    pass  # a process that bypassed our lock (e.g. a manual start) won the race
     finally:
         conn.close()
 
@@ -233,15 +238,15 @@ def start_embedded(pgdata: Path | None = None, port: int | None = None) -> str:
     with _lock(pgdata):
         who = _run_as(pgdata)
         if who is not None:
-            _check_traversable(pgdata.parent, who)
-            _check_traversable(bin_dir(), who)
+            _check_traversable(pgdata, who)
+            _check_traversable(bin_dir() / "postgres", who)
         if not (pgdata / "PG_VERSION").exists():
             _initdb(pgdata, who)
         logfile = log_path(pgdata)
         if _is_running(pgdata, who):
             actual = _running_port(pgdata) or port
             if actual != port:
-                log.warning("embedded PostgreSQL in %s already runs on port %d, not %d; using %d", pgdata, actual, port, actual)
+                log.warning("embedded PostgreSQL in %s already runs on port %d, not %d; using it", pgdata, actual, port)
             port = actual
             if not _wait_ready(port, START_TIMEOUT_S):
                 raise EmbeddedPostgresError(
@@ -254,7 +259,8 @@ def start_embedded(pgdata: Path | None = None, port: int | None = None) -> str:
             # No Unix socket: TCP only, so socket-path length limits and /tmp permissions never matter.
             opts = f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories=''"
             res = _run(
-                ["pg_ctl", "start", "-D", str(pgdata), "-l", str(logfile), "-w", "-t", str(START_TIMEOUT_S), "-o", opts],
+                ["pg_ctl", "start", "-D", str(pgdata), "-l", str(logfile), "-w", "-t", str(START_TIMEOUT_S),
+                 "-o", opts],
                 who, timeout=START_TIMEOUT_S + 30,
             )
             if res.returncode != 0 or not _wait_ready(port, 10):
@@ -262,7 +268,10 @@ def start_embedded(pgdata: Path | None = None, port: int | None = None) -> str:
                     f"embedded PostgreSQL in {pgdata} failed to start on {HOST}:{port} (pg_ctl exit {res.returncode}: "
                     f"{(res.stderr or res.stdout).strip()}); see log {logfile}:\n{_log_tail(pgdata)}"
                 )
-            log.info("started embedded PostgreSQL in %s on %s:%d in %.1fs (log %s)", pgdata, HOST, port, time.monotonic() - t0, logfile)
+            log.info(
+                "started embedded PostgreSQL in %s on %s:%d in %.1fs (log %s)",
+                pgdata, HOST, port, time.monotonic() - t0, logfile,
+            )
         _ensure_database(port)
     return embedded_url(port)
 
@@ -278,10 +287,13 @@ def stop_embedded(pgdata: Path | None = None) -> None:
         if not _is_running(pgdata, who):
             log.info("embedded PostgreSQL in %s is not running", pgdata)
             return
-        res = _run(["pg_ctl", "stop", "-D", str(pgdata), "-m", "fast", "-w", "-t", str(START_TIMEOUT_S)], who, timeout=START_TIMEOUT_S + 30)
+        res = _run(
+            ["pg_ctl", "stop", "-D", str(pgdata), "-m", "fast", "-w", "-t", str(START_TIMEOUT_S)],
+            who, timeout=START_TIMEOUT_S + 30,
+        )
         if res.returncode != 0:
             raise EmbeddedPostgresError(
-                f"could not stop embedded PostgreSQL in {pgdata} (pg_ctl exit {res.returncode}: {(res.stderr or res.stdout).strip()}); "
-                f"see log {log_path(pgdata)}"
+                f"could not stop embedded PostgreSQL in {pgdata} (pg_ctl exit {res.returncode}: "
+                f"{(res.stderr or res.stdout).strip()}); see log {log_path(pgdata)}"
             )
         log.info("stopped embedded PostgreSQL in %s", pgdata)

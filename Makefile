@@ -1,0 +1,34 @@
+# Two commands: `make demo` runs the whole job on the embedded default, `make test` runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast venv prereqs clean
+
+demo: $(STAMP)
+	$(BIN)/nightshift demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+# The quick tiers only (no DAG runs): DAG integrity, unit and integration.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not e2e"
+
+venv: $(STAMP)
+
+prereqs:
+	@scripts/check_prereqs.sh "$(PYTHON)"
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml scripts/check_prereqs.sh
+	@scripts/check_prereqs.sh "$(PYTHON)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+clean:
+	-$(BIN)/nightshift db stop
+	rm -rf data .airflow .mlflow .pgdata

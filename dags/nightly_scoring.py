@@ -1,0 +1,75 @@
+"""
+### nightly_scoring
+
+For the run's logical date (the day being scored): validates that day's raw events and
+customers snapshot with Great Expectations (a failure stops the run before anything is
+published), builds the day's features with Spark, scores every active customer with the
+registry's `champion` and replaces that date's rows in PostgreSQL `churn_scores`.
+
+Runs nightly just after midnight UTC for the day that ended.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from nightshift.assets import CHURN_SCORES, DAY_FEATURES
+from nightshift.runtime import default_args
+
+
+@dag(
+    dag_id="nightly_scoring",
+    # Interval timetable: the run for day D has logical date D and starts once D is over.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nightshift", "scoring"],
+    default_args=default_args(),
+    doc_md=__doc__,
+)
+def nightly_scoring():
+    @task
+    def validate_raw(**context) -> dict:
+        from nightshift.config import data_dir
+        from nightshift.quality import validate_raw_day
+        from nightshift.runtime import run_date
+
+        return validate_raw_day(run_date(context), data_dir())
+
+    @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
+    def build_features(spark=None, **context) -> dict:
+        from nightshift.config import data_dir, work_dir
+        from nightshift.jobs import scoring_features
+        from nightshift.params import load_params
+        from nightshift.runtime import run_date
+
+        day = run_date(context)
+        out = work_dir() / "features" / f"score_date={day.isoformat()}"
+        return scoring_features(spark, data_dir(), day, out, load_params()["features"]["windows_days"])
+
+    @task(outlets=[CHURN_SCORES])
+    def score(features: dict, **context) -> dict:
+        from pathlib import Path
+
+        from nightshift.params import load_params
+        from nightshift.runtime import run_date, warehouse_url
+        from nightshift.score import score_day
+
+        p = load_params()
+        return score_day(
+            Path(features["path"]),
+            run_date(context),
+            warehouse_url(),
+            p["model"]["name"],
+            p["features"]["windows_days"],
+            p["model"]["champion_alias"],
+        )
+
+    features = build_features()
+    validate_raw() >> features
+    score(features)
+
+
+nightly_scoring()

@@ -1,0 +1,134 @@
+"""The `nightshift` command line: generate data, run the demo, reach the warehouse and Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+log = logging.getLogger("nightshift")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from nightshift.config import data_dir
+    from nightshift.generate import generate
+
+    result = generate(
+        Path(args.out) if args.out else data_dir(),
+        customers=args.customers,
+        days=args.days,
+        start_date=args.start_date,
+        seed=args.seed,
+        drift_from=args.drift_from,
+    )
+    print(
+        f"wrote {args.days} days ({result.start_date}..{result.end_date}) of {result.customers} customers, "
+        f"{result.event_rows} event rows, to {result.data_dir}"
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from nightshift.embedded_pg import start_embedded, stop_embedded
+    from nightshift.warehouse import database_url
+
+    if args.action == "stop":
+        stop_embedded()
+        print("embedded PostgreSQL stopped")
+    elif args.action == "start":
+        print(start_embedded())
+    else:
+        print(database_url())
+    return 0
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    from nightshift.warehouse import database_url, read_scores
+
+    frame = read_scores(database_url(), args.date)
+    print(f"{len(frame)} rows in churn_scores for {args.date}")
+    if len(frame):
+        print(frame.sort_values("churn_probability", ascending=False).head(args.top).to_string(index=False))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
+    from nightshift.airflow_env import airflow_bin, airflow_env
+    from nightshift.warehouse import database_url
+
+    env = airflow_env(database_url())
+    argv = args.airflow_args[1:] if args.airflow_args[:1] == ["--"] else args.airflow_args
+    os.execve(airflow_bin(), [airflow_bin(), *argv], env)
+    return 0  # not reached
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from nightshift.demo import run_demo
+
+    run_demo(Path(args.logs) if args.logs else None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nightshift.params import load_params
+
+    gen_defaults = load_params()["generate"]
+    parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a seeded synthetic landing zone (raw data contract)")
+    gen.add_argument("--customers", type=int, default=gen_defaults["customers"])
+    gen.add_argument("--days", type=int, default=gen_defaults["days"])
+    gen.add_argument("--start-date", type=_date, default=_date(str(gen_defaults["start_date"])))
+    gen.add_argument("--seed", type=int, default=gen_defaults["seed"])
+    gen.add_argument("--drift-from", type=_date, default=None, help="shift behaviour from this date on")
+    gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    gen.set_defaults(func=cmd_generate)
+
+    db = sub.add_parser("db", help="the scores database: print its URL, or start/stop the embedded server")
+    db.add_argument("action", choices=["url", "start", "stop"], nargs="?", default="url")
+    db.set_defaults(func=cmd_db)
+
+    scores = sub.add_parser("scores", help="show a date's rows in churn_scores")
+    scores.add_argument("date", type=_date)
+    scores.add_argument("--top", type=int, default=10)
+    scores.set_defaults(func=cmd_scores)
+
+    af = sub.add_parser("airflow", help="run the airflow CLI in the project's environment, e.g. `nightshift airflow standalone`")
+    af.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    af.set_defaults(func=cmd_airflow)
+
+    demo = sub.add_parser("demo", help="generate data, run train_model and nightly_scoring, print a summary")
+    demo.add_argument("--logs", default=None, help="folder for the DAG runs' output (default data/logs)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    started = time.monotonic()
+    try:
+        return args.func(args)
+    except (ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
+        print(f"nightshift {args.command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        log.info("%s took %.1f s", args.command, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""What an Airflow task needs from its context and connections, kept out of the DAG files."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_CONN_ID = "warehouse"
+
+
+def run_date(context: dict[str, Any]) -> date:
+    """The run's date: its logical date, or when it was due for runs triggered without one."""
+    logical = context.get("logical_date")
+    if logical is None:
+        logical = context["dag_run"].run_after
+    # A plain date: pendulum's Date subclass is refused by Spark's schema verifier.
+    return date(logical.year, logical.month, logical.day)
+
+
+def default_args(owner: str = "ml-platform") -> dict[str, Any]:
+    """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests."""
+    return {
+        "owner": owner,
+        "retries": 1,
+        "retry_delay": timedelta(seconds=int(os.environ.get("NIGHTSHIFT_RETRY_DELAY_SECONDS", "120"))),
+    }
+
+
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """The warehouse's URL from its Airflow connection; the embedded server when there is none."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    from nightshift.warehouse import database_url
+
+    try:
+        return BaseHook.get_connection(conn_id).get_uri()
+    except AirflowNotFoundException:
+        log.info("no %r connection: using the embedded PostgreSQL", conn_id)
+        return database_url()
