@@ -167,6 +167,9 @@ def validate_raw_day(
     Returns {"day": "YYYY-MM-DD", "suites": {name: {"success", "evaluated", "failed"}},
     "rows": {"events": n, "customers": m}}, small enough for XCom.
     """
+    if isinstance(day, datetime.datetime):
+        # Airflow hands out (pendulum) datetimes; the partition key is the calendar day.
+        day = day.date()
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     events_path = events_partition(root, day)
     customers_path = customers_partition(root, day)

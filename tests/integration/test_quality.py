@@ -124,6 +124,13 @@ def test_clean_day_passes(landing_zone: LandingZone) -> None:
     assert summary["suites"]["raw_events"]["evaluated"] == 20
 
 
+def test_logical_datetime_is_read_as_its_day(landing_zone: LandingZone) -> None:
+    # Airflow passes datetimes; the partition folder must still be the plain date.
+    logical = datetime.datetime(2026, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+
+    assert validate_raw_day(logical, landing_zone())["day"] == "2026-03-01"
+
+
 def test_negative_minutes_fails(landing_zone: LandingZone) -> None:
     events = _events()
     events[1]["minutes"] = -7.25
