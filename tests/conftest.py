@@ -1,7 +1,8 @@
-"""Integration fixtures: one real embedded PostgreSQL per test session, on a free port, in a temp folder."""
+"""Shared fixtures: one real embedded PostgreSQL and one local SparkSession per test session."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# Airflow reads AIRFLOW_HOME when first imported: keep tests away from ~/airflow and the
+# project's own .airflow, whatever the developer's shell exports.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nightshift-airflow-home-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
 
 from nightshift.embedded_pg import start_embedded, stop_embedded
 
@@ -46,3 +53,14 @@ def embedded_pg() -> Iterator[EmbeddedPg]:
 @pytest.fixture(scope="session")
 def pg_url(embedded_pg: EmbeddedPg) -> str:
     return embedded_pg.url
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for every test that needs Spark (the JVM starts once)."""
+    from nightshift.spark import local_session
+
+    session = local_session("nightshift-tests", master="local[2]")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -1,0 +1,76 @@
+"""DAG integrity and policy: the DAG folder imports cleanly, every DAG follows the house rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.dags
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
+EXPECTED = {"train_model", "nightly_scoring"}
+HEAVY = ("pyspark", "xgboost", "mlflow", "great_expectations", "pandas", "sklearn", "psycopg2")
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_expected_dags_present(dagbag) -> None:
+    assert EXPECTED <= set(dagbag.dag_ids)
+
+
+def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.doc_md and dag_id in dag.doc_md, f"{dag_id} has no doc_md naming it"
+        for task in dag.tasks:
+            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has the default owner"
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_dags_hand_each_other_assets(dagbag) -> None:
+    outlets = {dag_id: {a.name for t in dag.tasks for a in t.outlets} for dag_id, dag in dagbag.dags.items()}
+    assert "churn_model" in outlets["train_model"]
+    assert "churn_scores" in outlets["nightly_scoring"]
+
+
+def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
+    dag = dagbag.dags["nightly_scoring"]
+    assert dag.catchup is False
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.expression == "0 0 * * *"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_imports_nothing_heavy(dag_file: Path) -> None:
+    # A fresh interpreter: this test process has long since imported the heavy libraries itself.
+    code = (
+        "import json, runpy, sys; "
+        f"runpy.run_path({str(dag_file)!r}); "
+        f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"importing {dag_file.name} imports {loaded}"
+
+
+def test_heavy_import_check_can_fail(tmp_path: Path) -> None:
+    # The check above is only worth something if it notices a heavy import.
+    bad = tmp_path / "bad_dag.py"
+    bad.write_text("import pandas\n")
+    code = f"import json, runpy, sys; runpy.run_path({str(bad)!r}); print(json.dumps('pandas' in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is True
