@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -60,6 +61,8 @@ def spark():
     """One local SparkSession for every test that needs Spark (the JVM starts once)."""
     from nightshift.spark import local_session
 
+    # py4j logs from a finaliser at interpreter exit, after logging has shut down.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     session = local_session("nightshift-tests", master="local[2]")
     session.sparkContext.setLogLevel("ERROR")
     yield session

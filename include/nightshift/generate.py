@@ -5,8 +5,8 @@ cancelling and its behaviour (fewer sessions and minutes, more support tickets a
 failed payments, and a fading engagement over the weeks before it cancels), so a model
 trained on the behavioural features can learn something real.
 
-`drift_from` shifts behaviour from that date on (usage grows, fees rise), for drift
-monitoring to detect.
+`drift_from` shifts behaviour from that date on (usage grows, fees rise 10 %) and
+leaves every day before it exactly as without drift, for drift monitoring to detect.
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def _simulate(customers: int, days: int, start: date, seed: int, drift_from: dat
     active = alive & (rng.random((n, days)) < p_active)
 
     lam = np.exp(0.9 - 0.35 * propensity)[:, None] * fade
-    if drift_from is not None:
-        drift_day = (drift_from - start).days
-        lam = np.where(day_idx[None, :] >= drift_day, lam * 1.6, lam)
     sessions = np.maximum(rng.poisson(lam), 1)
+    if drift_from is not None:
+        # Extra sessions come from a separate stream, so not one draw before the drift date moves.
+        extra = np.random.default_rng(seed + 1).poisson(0.6 * lam)
+        sessions = np.where(day_idx[None, :] >= (drift_from - start).days, sessions + extra, sessions)
     minutes = np.round(sessions * rng.gamma(4.0, 6.0, size=(n, days)) * (1.0 - 0.1 * propensity[:, None]).clip(0.3), 2)
     tickets = rng.poisson(np.clip(0.03 * np.exp(0.7 * propensity), 0, 1)[:, None] * (2.0 - fade))
     failed = rng.poisson(np.clip(0.01 * np.exp(0.9 * propensity), 0, 1)[:, None] * (2.0 - fade))
@@ -149,13 +150,15 @@ def generate(
 
         known = signup_offset <= d
         churn_known = churned_ever & (churn_offset <= d)
+        # A price rise from the drift date on.
+        fee_factor = 1.1 if drift_from is not None and day >= drift_from else 1.0
         snapshot = pd.DataFrame(
             {
                 "customer_id": ids[known],
                 "signup_date": signup[known],
                 "plan": plan[known],
                 "region": region[known],
-                "monthly_fee": fees[known],
+                "monthly_fee": (fees[known] * fee_factor).round(2),
                 "churn_date": np.where(churn_known[known], churn[known], np.datetime64("NaT")),
             }
         )
