@@ -2,9 +2,15 @@
 ### nightly_scoring
 
 For the run's logical date (the day being scored): validates that day's raw events and
-customers snapshot with Great Expectations (a failure stops the run before anything is
-published), builds the day's features with Spark, scores every active customer with the
-registry's `champion` and replaces that date's rows in PostgreSQL `churn_scores`.
+customers snapshot with Great Expectations, builds the day's features with Spark and
+validates them in Spark, scores every active customer with the registry's `champion` and
+replaces that date's rows in PostgreSQL `churn_scores`.
+
+A failed validation fails the run at once (no retries: bad data stays bad), names the
+suite, each failed expectation and example values, copies the data to the quarantine
+folder with the validation result, and records the run in `data_quality_runs`; the
+published scores are untouched. Every validation renders into the GX data docs
+(Airflow UI: Browse > Data docs).
 
 Runs nightly just after midnight UTC for the day that ended.
 """
@@ -32,22 +38,29 @@ from nightshift.runtime import default_args
 def nightly_scoring():
     @task
     def validate_raw(**context) -> dict:
-        from nightshift.config import data_dir
-        from nightshift.quality import validate_raw_day
-        from nightshift.runtime import run_date
+        from nightshift.config import data_dir, quarantine_dir
+        from nightshift.params import load_params
+        from nightshift.quality_gate import gate_raw_day
+        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
 
-        return validate_raw_day(run_date(context), data_dir())
+        with final_on_bad_data():
+            return gate_raw_day(run_date(context), data_dir(), warehouse_url(), quarantine_dir(), load_params()["quality"]["row_count"])
 
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
-        from nightshift.config import data_dir, work_dir
+        from nightshift.config import data_dir, quarantine_dir, work_dir
         from nightshift.jobs import scoring_features
         from nightshift.params import load_params
-        from nightshift.runtime import run_date
+        from nightshift.quality_gate import gate_parquet, suite_parameters
+        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
 
+        p = load_params()
         day = run_date(context)
         out = work_dir() / "features" / f"score_date={day.isoformat()}"
-        return scoring_features(spark, data_dir(), day, out, load_params()["features"]["windows_days"])
+        result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"])
+        with final_on_bad_data():
+            gate_parquet("features", spark, out, day, suite_parameters(p["quality"])["features"], warehouse_url(), quarantine_dir())
+        return result
 
     @task(outlets=[CHURN_SCORES])
     def score(features: dict, **context) -> dict:

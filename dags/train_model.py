@@ -2,7 +2,8 @@
 ### train_model
 
 Builds a point-in-time training set (weekly snapshots whose 30-day churn label is
-known by the run's logical date) with Spark, trains XGBoost on the older dates,
+known by the run's logical date) with Spark, validates it with the GX `training_set` suite
+in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it), trains XGBoost on the older dates,
 evaluates on the newest, logs everything to MLflow and registers a version. The first
 version ever registered becomes `champion`.
 
@@ -31,14 +32,17 @@ from nightshift.runtime import default_args
 def train_model():
     @task.pyspark(conn_id="spark_default", outlets=[TRAINING_SET])
     def build_training_set(spark=None, **context) -> dict:
-        from nightshift.config import data_dir, work_dir
+        from pathlib import Path
+
+        from nightshift.config import data_dir, quarantine_dir, work_dir
         from nightshift.jobs import training_set
         from nightshift.params import load_params
-        from nightshift.runtime import run_date
+        from nightshift.quality_gate import gate_parquet, suite_parameters
+        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
 
         p = load_params()
         as_of = run_date(context)
-        return training_set(
+        result = training_set(
             spark,
             data_dir(),
             as_of,
@@ -48,6 +52,10 @@ def train_model():
             p["train"]["sample_every_days"],
             p["train"]["window_days"],
         )
+        with final_on_bad_data():
+            params = suite_parameters(p["quality"])["training_set"]
+            gate_parquet("training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir())
+        return result
 
     @task(outlets=[CHAMPION_MODEL])
     def train(training: dict, **context) -> dict:

@@ -22,6 +22,7 @@ def _date(text: str) -> date:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from nightshift.config import data_dir
+    from nightshift.badinput import corrupt_day
     from nightshift.generate import generate
 
     result = generate(
@@ -32,6 +33,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         drift_from=args.drift_from,
     )
+    if args.bad:
+        bad_day = args.bad_date or result.end_date
+        corrupt_day(result.data_dir, bad_day, args.bad)
+        print(f"made {bad_day} bad: {args.bad}")
     print(
         f"wrote {args.days} days ({result.start_date}..{result.end_date}) of {result.customers} customers, "
         f"{result.event_rows} event rows, to {result.data_dir}"
@@ -82,6 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nightshift.badinput import BAD_KINDS
     from nightshift.params import load_params
 
     gen_defaults = load_params()["generate"]
@@ -96,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=gen_defaults["seed"])
     gen.add_argument("--drift-from", type=_date, default=None, help="shift behaviour from this date on")
     gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    gen.add_argument("--bad", choices=sorted(BAD_KINDS), default=None, help="make one day bad in this way")
+    gen.add_argument("--bad-date", type=_date, default=None, help="the day --bad corrupts (default: the last day)")
     gen.set_defaults(func=cmd_generate)
 
     db = sub.add_parser("db", help="the scores database: print its URL, or start/stop the embedded server")

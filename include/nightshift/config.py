@@ -31,6 +31,11 @@ def work_dir() -> Path:
     return Path(os.environ.get("NIGHTSHIFT_WORK_DIR", project_home() / "data" / "work")).resolve()
 
 
+def quarantine_dir() -> Path:
+    """Where data that failed a quality gate is copied, with its validation result."""
+    return Path(os.environ.get("NIGHTSHIFT_QUARANTINE_DIR", project_home() / "data" / "quarantine")).resolve()
+
+
 def params_path() -> Path:
     return Path(os.environ.get("NIGHTSHIFT_PARAMS", project_home() / "params.yaml")).resolve()
 

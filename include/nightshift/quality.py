@@ -47,9 +47,18 @@ class DataQualityError(ValueError):
     unexpected_count, examples, detail) for callers that want more than the message.
     """
 
-    def __init__(self, message: str, failures: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        failures: list[dict[str, Any]] | None = None,
+        suites: dict[str, dict[str, Any]] | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failures: list[dict[str, Any]] = failures or []
+        self.suites: dict[str, dict[str, Any]] = suites or {}
+        # The suites' validation results as JSON-able dicts, for the quarantine copy.
+        self.results: dict[str, Any] = results or {}
 
 
 def gx_context_dir() -> Path:
@@ -79,6 +88,27 @@ def _partition_problem(path: Path) -> str | None:
     if ds.dataset(path, format="parquet").count_rows() == 0:
         return f"empty partition {path} (0 rows)"
     return None
+
+
+def row_count_band(root: Path, day: datetime.date, trailing_days: int, min_ratio: float, max_ratio: float) -> tuple[int, int | None]:
+    """Allowed events row count for `day`: a band around the trailing days' average.
+
+    Days that are missing or empty are left out of the average (they are failures of their
+    own); with no history at all, any non-empty day passes.
+    """
+    import pyarrow.dataset as ds
+
+    counts = []
+    for back in range(1, trailing_days + 1):
+        path = events_partition(root, day - datetime.timedelta(days=back))
+        if path.is_dir():
+            rows = ds.dataset(path, format="parquet").count_rows()
+            if rows:
+                counts.append(rows)
+    if not counts:
+        return 0, None
+    average = sum(counts) / len(counts)
+    return int(average * min_ratio), int(average * max_ratio) + 1
 
 
 def _read_partition(path: Path) -> pd.DataFrame:
@@ -149,6 +179,75 @@ def _describe(failure: dict[str, Any]) -> str:
     return text
 
 
+def _checked(what: str, checkpoint_results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-suite stats of checkpoint runs; raise DataQualityError naming every failure."""
+    suites: dict[str, dict[str, Any]] = {}
+    failures: list[dict[str, Any]] = []
+    results: dict[str, Any] = {}
+    for suite, checkpoint_result in checkpoint_results.items():
+        for suite_result in checkpoint_result.run_results.values():
+            stats = suite_result.statistics
+            suites[suite] = {
+                "success": bool(suite_result.success),
+                "evaluated": int(stats["evaluated_expectations"]),
+                "failed": int(stats["unsuccessful_expectations"]),
+            }
+            failures.extend(_failures(suite, suite_result))
+            results[suite] = suite_result.describe_dict()
+            log.info("%s for %s: %s", suite, what, suites[suite])
+    log.info("data docs: %s", data_docs_index())
+    if failures or not all(s["success"] for s in suites.values()):
+        lines = [f"data quality failed for {what}:"]
+        for suite, stats in suites.items():
+            if stats["success"]:
+                continue
+            lines.append(f"  {suite}: {stats['failed']} of {stats['evaluated']} expectations failed")
+            lines.extend(f"    - {_describe(f)}" for f in failures if f["suite"] == suite)
+        lines.append(f"  data docs: {data_docs_index()}")
+        raise DataQualityError("\n".join(lines), failures, suites, results)
+    return suites
+
+
+def data_docs_index(context_dir: Path | None = None) -> Path:
+    """The rendered GX data docs (HTML) of every validation run."""
+    return (context_dir or gx_context_dir()) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _context(context_dir: Path | None):
+    # Before the import: GX logs at INFO while it imports.
+    _quiet_gx_logging()
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", context_root_dir=str(context_dir or gx_context_dir()))
+
+
+def _run_id(name: str):
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    # Results are filed under the validated thing (a day, a training set), so uncommitted/validations/ reads by it.
+    return RunIdentifier(run_name=name, run_time=datetime.datetime.now(datetime.timezone.utc))
+
+
+def validate_spark_frame(
+    suite: str,
+    frame: Any,
+    what: str,
+    parameters: dict[str, Any],
+    *,
+    context_dir: Path | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run checkpoint `suite` (features, training_set) on a Spark DataFrame, where it lives.
+
+    GX's Spark datasource computes the metrics as Spark aggregations; nothing is collected
+    to the driver but the metric values.
+    """
+    context = _context(context_dir)
+    result = context.checkpoints.get(suite).run(
+        batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=_run_id(f"{suite}_{what}")
+    )
+    return _checked(what, {suite: result})
+
+
 def _quiet_gx_logging() -> None:
     # GX logs routine steps at INFO; keep task logs to warnings unless someone configured it.
     gx_logger = logging.getLogger("great_expectations")
@@ -161,9 +260,11 @@ def validate_raw_day(
     data_dir: Path | None = None,
     *,
     context_dir: Path | None = None,
+    row_count: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Validate the raw events and customers snapshot of `day`; raise DataQualityError on failure.
 
+    `row_count` is params.yaml's quality.row_count (trailing_days, min_ratio, max_ratio).
     Returns {"day": "YYYY-MM-DD", "suites": {name: {"success", "evaluated", "failed"}},
     "rows": {"events": n, "customers": m}}, small enough for XCom.
     """
@@ -176,59 +277,48 @@ def validate_raw_day(
 
     # Freshness first: without the day's data there is nothing to validate, and the
     # message should point at the folder rather than at a GX internals error.
-    problems = [p for p in (_partition_problem(events_path), _partition_problem(customers_path)) if p]
+    problems = {
+        suite: problem
+        for suite, problem in ((EVENTS_SUITE, _partition_problem(events_path)), (CUSTOMERS_SUITE, _partition_problem(customers_path)))
+        if problem
+    }
     if problems:
-        raise DataQualityError(f"raw data for {day.isoformat()} not ready: " + "; ".join(problems))
+        failures = [
+            {"suite": suite, "expectation": "freshness", "column": None, "unexpected_count": None, "examples": [], "observed": problem, "error": None}
+            for suite, problem in problems.items()
+        ]
+        suites = {suite: {"success": suite not in problems, "evaluated": 1, "failed": int(suite in problems)} for suite in (EVENTS_SUITE, CUSTOMERS_SUITE)}
+        raise DataQualityError(f"raw data for {day.isoformat()} not ready: " + "; ".join(problems.values()), failures, suites)
 
     events = _read_partition(events_path)
     customers = _read_partition(customers_path)
+    band = row_count or {"trailing_days": 7, "min_ratio": 0.5, "max_ratio": 2.0}
+    min_rows, max_rows = row_count_band(root, day, int(band["trailing_days"]), float(band["min_ratio"]), float(band["max_ratio"]))
 
-    # Before the import: GX logs at INFO while it imports.
-    _quiet_gx_logging()
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    context = gx.get_context(mode="file", context_root_dir=str(context_dir or gx_context_dir()))
-    # Results are filed under the validated day, so uncommitted/validations/ reads by date.
-    run_id = RunIdentifier(run_name=f"raw_{day.isoformat()}", run_time=datetime.datetime.now(datetime.timezone.utc))
+    context = _context(context_dir)
+    run_id = _run_id(f"raw_{day.isoformat()}")
 
     snapshot_ids: list[int] = []
     if "customer_id" in customers.columns:  # a missing column is reported by raw_customers
         snapshot_ids = [int(v) for v in customers["customer_id"].dropna().unique()]
 
-    checkpoint_results = {
-        CUSTOMERS_SUITE: context.checkpoints.get(CUSTOMERS_CHECKPOINT).run(
-            batch_parameters={"dataframe": customers}, run_id=run_id
-        ),
-        EVENTS_SUITE: context.checkpoints.get(EVENTS_CHECKPOINT).run(
-            batch_parameters={"dataframe": events},
-            expectation_parameters={SNAPSHOT_IDS_PARAMETER: snapshot_ids},
-            run_id=run_id,
-        ),
-    }
-
-    suites: dict[str, dict[str, Any]] = {}
-    failures: list[dict[str, Any]] = []
-    for suite, checkpoint_result in checkpoint_results.items():
-        for suite_result in checkpoint_result.run_results.values():
-            stats = suite_result.statistics
-            suites[suite] = {
-                "success": bool(suite_result.success),
-                "evaluated": int(stats["evaluated_expectations"]),
-                "failed": int(stats["unsuccessful_expectations"]),
-            }
-            failures.extend(_failures(suite, suite_result))
-            log.info("%s on %s: %s", suite, day.isoformat(), suites[suite])
-
-    if failures or not all(s["success"] for s in suites.values()):
-        lines = [f"raw data quality failed for {day.isoformat()}:"]
-        for suite, stats in suites.items():
-            if stats["success"]:
-                continue
-            lines.append(f"  {suite}: {stats['failed']} of {stats['evaluated']} expectations failed")
-            lines.extend(f"    - {_describe(f)}" for f in failures if f["suite"] == suite)
-        raise DataQualityError("\n".join(lines), failures)
-
+    suites = _checked(
+        f"raw data of {day.isoformat()}",
+        {
+            CUSTOMERS_SUITE: context.checkpoints.get(CUSTOMERS_CHECKPOINT).run(
+                batch_parameters={"dataframe": customers}, run_id=run_id
+            ),
+            EVENTS_SUITE: context.checkpoints.get(EVENTS_CHECKPOINT).run(
+                batch_parameters={"dataframe": events},
+                expectation_parameters={
+                    SNAPSHOT_IDS_PARAMETER: snapshot_ids,
+                    "events_min_rows": min_rows,
+                    "events_max_rows": max_rows,
+                },
+                run_id=run_id,
+            ),
+        },
+    )
     return {
         "day": day.isoformat(),
         "suites": suites,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +30,19 @@ def default_args(owner: str = "ml-platform") -> dict[str, Any]:
         "retries": 1,
         "retry_delay": timedelta(seconds=int(os.environ.get("NIGHTSHIFT_RETRY_DELAY_SECONDS", "120"))),
     }
+
+
+@contextmanager
+def final_on_bad_data() -> Iterator[None]:
+    """Turn a failed quality gate into a task failure without retries: bad data stays bad on retry."""
+    from airflow.exceptions import AirflowFailException
+
+    from nightshift.quality import DataQualityError
+
+    try:
+        yield
+    except DataQualityError as error:
+        raise AirflowFailException(str(error)) from error
 
 
 def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:

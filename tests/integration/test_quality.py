@@ -121,7 +121,7 @@ def test_clean_day_passes(landing_zone: LandingZone) -> None:
         assert stats["failed"] == 0
         assert stats["evaluated"] > 0
     # Counts come from the checked-in suites: 5 columns x (exists, type, not null), 4 ranges, 1 referential.
-    assert summary["suites"]["raw_events"]["evaluated"] == 20
+    assert summary["suites"]["raw_events"]["evaluated"] == 21
 
 
 def test_logical_datetime_is_read_as_its_day(landing_zone: LandingZone) -> None:
