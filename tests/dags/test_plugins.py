@@ -1,4 +1,4 @@
-"""The plugins folder loads through Airflow's plugin manager and its views are valid UI entries."""
+"""The plugins folder loads through Airflow's plugin manager: its links and the data docs app work."""
 
 from __future__ import annotations
 
@@ -15,14 +15,38 @@ pytestmark = pytest.mark.dags
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
-def test_plugin_manager_loads_the_mlflow_link() -> None:
+def _in_airflow(code: str, **env: str) -> str:
+    full_env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS), **env}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_plugin_manager_loads_the_links() -> None:
     code = (
         "import json; from airflow import plugins_manager as pm; "
         "from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse; "
         "views, _ = pm._get_ui_plugins(); "
         "print(json.dumps([ExternalViewResponse(**v).model_dump() for v in views]))"
     )
-    env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS), "NIGHTSHIFT_MLFLOW_UI_URL": "http://mlflow.test:5000"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    views = json.loads(out.stdout.strip().splitlines()[-1])
-    assert [(v["name"], v["href"]) for v in views] == [("MLflow", "http://mlflow.test:5000")]
+    views = json.loads(_in_airflow(code, NIGHTSHIFT_MLFLOW_UI_URL="http://mlflow.test:5000"))
+    assert [(v["name"], v["href"]) for v in views] == [
+        ("Data docs", "/data-docs/index.html"),
+        ("MLflow", "http://mlflow.test:5000"),
+    ]
+
+
+def test_data_docs_are_served_under_their_prefix(tmp_path: Path) -> None:
+    site = tmp_path / "great_expectations" / "uncommitted" / "data_docs" / "local_site"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("<html>nightshift validations</html>")
+    (tmp_path / "params.yaml").write_text("{}\n")
+    code = (
+        "from airflow import plugins_manager as pm; from fastapi import FastAPI; "
+        "from fastapi.testclient import TestClient; "
+        "apps, _ = pm.get_fastapi_plugins(); root = FastAPI(); "
+        "[root.mount(a['url_prefix'], a['app']) for a in apps]; c = TestClient(root); "
+        "r = c.get('/data-docs/index.html'); missing = c.get('/data-docs/nope.html'); "
+        "print(r.status_code, missing.status_code, r.text)"
+    )
+    assert _in_airflow(code, NIGHTSHIFT_HOME=str(tmp_path)) == "200 404 <html>nightshift validations</html>"

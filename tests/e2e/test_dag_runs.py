@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import psycopg2
 import pytest
 
-from nightshift.airflow_env import airflow_env, dag_test, migrate
-from nightshift.generate import generate
+from nightshift.airflow_env import dag_test
 from nightshift.warehouse import read_scores
 
 pytestmark = pytest.mark.e2e
-
-CUSTOMERS, DAYS, START = 400, 120, date(2026, 3, 1)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, pg_url: str):
-    root = tmp_path_factory.mktemp("e2e")
-    data = generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11)
-    base = {
-        **os.environ,
-        "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
-        "NIGHTSHIFT_WORK_DIR": str(root / "work"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
-        "AIRFLOW_HOME": str(root / "airflow"),
-        "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
-    }
-    env = airflow_env(pg_url, base=base)
-    migrate(env)
-    return {"root": root, "env": env, "day": data.end_date, "data": data}
 
 
 def _active_on(data_dir: Path, day: date) -> set[int]:
@@ -43,10 +22,10 @@ def _active_on(data_dir: Path, day: date) -> set[int]:
     return set(snap.loc[active, "customer_id"].astype(int))
 
 
-def test_train_then_score_lands_every_active_customer(stack, pg_url: str, monkeypatch) -> None:
+def test_train_then_score_lands_every_active_customer(trained, pg_url: str, monkeypatch) -> None:
+    stack = trained
     day, env = stack["day"], stack["env"]
-    dag_test("train_model", day, env, stack["root"] / "train_model.log")
-    dag_test("nightly_scoring", day, env, stack["root"] / "nightly_scoring.log")
+    dag_test("nightly_scoring", day, env, stack["root"] / "logs" / "nightly_scoring.log")
 
     scores = read_scores(pg_url, day)
     assert set(scores["customer_id"].astype(int)) == _active_on(stack["root"] / "raw", day)
@@ -62,12 +41,19 @@ def test_train_then_score_lands_every_active_customer(stack, pg_url: str, monkey
     assert champion.version == "1"
     assert set(scores["run_id"]) == {champion.run_id}
 
+    # The clean day passed every gate on its way, and each pass is on record.
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT suite, success FROM data_quality_runs WHERE logical_date = %s", (day,))
+        recorded = set(cur.fetchall())
+    assert {("raw_events", True), ("raw_customers", True), ("features", True), ("training_set", True)} <= recorded
 
-def test_rerun_of_a_date_replaces_its_rows(stack, pg_url: str) -> None:
+
+def test_rerun_of_a_date_replaces_its_rows(trained, pg_url: str) -> None:
+    stack = trained
     day, env = stack["day"], stack["env"]
     before = read_scores(pg_url, day)
     assert len(before) > 0, "runs after test_train_then_score_lands_every_active_customer"
-    dag_test("nightly_scoring", day, env, stack["root"] / "nightly_scoring_rerun.log")
+    dag_test("nightly_scoring", day, env, stack["root"] / "logs" / "nightly_scoring_rerun.log")
     after = read_scores(pg_url, day)
     assert len(after) == len(before)
     merged = before.merge(after, on="customer_id", suffixes=("_before", "_after"))

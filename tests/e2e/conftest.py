@@ -1,0 +1,39 @@
+"""One tiny landing zone, one Airflow home, one MLflow store for every end-to-end test."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pytest
+
+from nightshift.airflow_env import airflow_env, dag_test, migrate
+from nightshift.generate import generate
+
+CUSTOMERS, DAYS, START = 400, 120, date(2026, 3, 1)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, pg_url: str):
+    root = tmp_path_factory.mktemp("e2e")
+    data = generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11)
+    base = {
+        **os.environ,
+        "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
+        "NIGHTSHIFT_WORK_DIR": str(root / "work"),
+        "NIGHTSHIFT_QUARANTINE_DIR": str(root / "quarantine"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
+        "AIRFLOW_HOME": str(root / "airflow"),
+        "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
+    }
+    env = airflow_env(pg_url, base=base)
+    migrate(env)
+    return {"root": root, "env": env, "day": data.end_date, "data": data}
+
+
+@pytest.fixture(scope="session")
+def trained(stack):
+    """train_model has run once on the clean landing zone: a champion exists."""
+    dag_test("train_model", stack["day"], stack["env"], stack["root"] / "logs" / "train_model.log")
+    return stack

@@ -1,0 +1,95 @@
+"""Each kind of bad input stops `nightly_scoring` at validation, explains itself, and publishes nothing.
+
+One landing zone copy holds every bad day (one kind per day, spaced so no bad day sits in
+another's row-count window); each case is a real `airflow dags test` run. The clean day
+that passes every gate is tests/e2e/test_dag_runs.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+
+import psycopg2
+import pytest
+
+from nightshift.airflow_env import dag_test
+from nightshift.badinput import corrupt_day
+
+pytestmark = pytest.mark.e2e
+
+# kind -> what the failing task's log must say (suite, expectation, column, example value)
+EXPECTED = {
+    "negative_minutes": ["raw_events:", "expect_column_values_to_be_between(column=minutes)", "-12.5"],
+    "null_customer_id": ["raw_events:", "expect_column_values_to_not_be_null(column=customer_id)"],
+    "unknown_customer": ["raw_events:", "expect_column_values_to_be_in_set(column=customer_id)", "9999999999"],
+    "missing_column": ["raw_events:", "expect_column_to_exist(column=sessions)"],
+    "wrong_type": ["raw_events:", "expect_column_values_to_be_of_type(column=minutes)"],
+    "missing_day": ["not ready", "missing partition", "events/event_date="],
+    "empty_day": ["not ready", "empty partition", "(0 rows)"],
+    "duplicate_customer": ["raw_customers:", "expect_column_values_to_be_unique(column=customer_id)"],
+    "unknown_plan": ["raw_customers:", "expect_column_values_to_be_in_set(column=plan)", "platinum"],
+    "row_count_collapse": ["raw_events:", "expect_table_row_count_to_be_between"],
+}
+SPACING_DAYS = 8
+
+
+@pytest.fixture(scope="module")
+def bad_zone(stack):
+    root = stack["root"]
+    bad_root = root / "raw_bad"
+    shutil.copytree(root / "raw", bad_root)
+    days = {}
+    for i, kind in enumerate(EXPECTED):
+        day = stack["day"] - timedelta(days=SPACING_DAYS * (i + 1))
+        corrupt_day(bad_root, day, kind)
+        days[kind] = day
+    env = {**stack["env"], "NIGHTSHIFT_DATA_DIR": str(bad_root)}
+    return {"env": env, "days": days, "root": root}
+
+
+def _scalar(url: str, sql: str, *args) -> object:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0]
+
+
+def _scores(url: str, where: str = "TRUE", *args) -> int:
+    if not _scalar(url, "SELECT to_regclass('churn_scores') IS NOT NULL"):
+        return 0
+    return int(_scalar(url, f"SELECT count(*) FROM churn_scores WHERE {where}", *args))
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, pg_url: str) -> None:
+    day = bad_zone["days"][kind]
+    log_file = bad_zone["root"] / "logs" / f"bad_{kind}.log"
+    before = _scores(pg_url)
+
+    with pytest.raises(RuntimeError, match="failed"):
+        dag_test("nightly_scoring", day, bad_zone["env"], log_file)
+
+    log = log_file.read_text()
+    for needle in EXPECTED[kind]:
+        assert needle in log, f"{kind}: the task log does not say {needle!r}"
+    assert "task_id=validate_raw" in log and "new_state=failed" in log
+    # Validation failed first: the Spark and scoring tasks never ran.
+    assert "[DAG TEST] running task <TaskInstance: nightly_scoring.build_features" not in log
+
+    assert _scores(pg_url) == before
+    assert _scores(pg_url, "score_date = %s", day) == 0
+
+    quarantined = bad_zone["root"] / "quarantine" / "raw" / day.isoformat()
+    result = json.loads((quarantined / "validation_result.json").read_text())
+    assert result["failures"], f"{kind}: the quarantined validation result lists no failure"
+    # The day's partitions that exist (the snapshot at least) are copied beside the result.
+    assert list(quarantined.glob("*/*/*.parquet")), f"{kind}: no data copied to quarantine"
+
+    failed_suites = _scalar(
+        pg_url,
+        "SELECT count(*) FROM data_quality_runs WHERE logical_date = %s AND NOT success AND quarantine_path = %s",
+        day,
+        str(quarantined),
+    )
+    assert failed_suites >= 1
