@@ -161,6 +161,9 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
                 "unexpected_count": details.get("unexpected_count"),
                 "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]],
                 "observed": _plain(details.get("observed_value")),
+                "bounds": [_plain(config.kwargs.get("min_value")), _plain(config.kwargs.get("max_value"))]
+                if "min_value" in config.kwargs or "max_value" in config.kwargs
+                else None,
                 "error": _exception_message(result.exception_info),
             }
         )
@@ -175,7 +178,9 @@ def _describe(failure: dict[str, Any]) -> str:
     if failure["unexpected_count"] is not None:
         return f"{text}: {failure['unexpected_count']} unexpected, e.g. {failure['examples']}"
     if failure["observed"] is not None:
-        return f"{text}: observed {failure['observed']}"
+        bounds = failure.get("bounds")
+        expected = f", expected between {bounds[0]} and {bounds[1]}" if bounds else ""
+        return f"{text}: observed {failure['observed']}{expected}"
     return text
 
 

@@ -25,7 +25,7 @@ EXPECTED = {
     "null_customer_id": ["raw_events:", "expect_column_values_to_not_be_null(column=customer_id)"],
     "unknown_customer": ["raw_events:", "expect_column_values_to_be_in_set(column=customer_id)", "9999999999"],
     "missing_column": ["raw_events:", "expect_column_to_exist(column=sessions)"],
-    "wrong_type": ["raw_events:", "expect_column_values_to_be_of_type(column=minutes)"],
+    "wrong_type": ["raw_events:", "expect_column_values_to_be_in_type_list(column=minutes)"],
     "missing_day": ["not ready", "missing partition", "events/event_date="],
     "empty_day": ["not ready", "empty partition", "(0 rows)"],
     "duplicate_customer": ["raw_customers:", "expect_column_values_to_be_unique(column=customer_id)"],

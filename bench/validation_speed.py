@@ -1,0 +1,89 @@
+"""Validation time of one day of events on Spark and on pandas, in one run, printed as a table.
+
+Generates a landing zone (default 100,000 customers, 8 days so the row-count band has a
+history), then runs the checked-in `raw_events` suite on the last day's events:
+  pandas  the `raw` datasource (what the nightly raw gate uses): read the partition, validate
+  spark   the `spark` datasource on a Spark DataFrame of the same partition
+Each engine gets a warm-up run, then the median of --repeats timed runs.
+
+    python bench/validation_speed.py [--customers 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from nightshift.generate import generate
+from nightshift.quality import (
+    SNAPSHOT_IDS_PARAMETER,
+    _context,
+    _read_partition,
+    customers_partition,
+    events_partition,
+    row_count_band,
+)
+from nightshift.spark import local_session
+
+
+def _timed(fn, repeats: int) -> tuple[float, object]:
+    result = fn()  # warm-up: imports, JIT of Spark code paths, GX metric registry
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-gx-")) / "raw"
+    started = time.perf_counter()
+    landing = generate(root, customers=args.customers, days=args.days, start_date=date(2026, 1, 1), seed=1)
+    print(f"generated {args.customers} customers x {args.days} days in {time.perf_counter() - started:.1f} s")
+    day = landing.end_date
+    lo, hi = row_count_band(root, day, 7, 0.5, 2.0)
+
+    context = _context(None)
+    suite = context.suites.get("raw_events")
+    ids = [int(v) for v in _read_partition(customers_partition(root, day))["customer_id"].unique()]
+    parameters = {SNAPSHOT_IDS_PARAMETER: ids, "events_min_rows": lo, "events_max_rows": hi}
+    pandas_def = context.data_sources.get("raw").get_asset("events").get_batch_definition("day")
+    spark_def = context.data_sources.get("spark").get_asset("events").get_batch_definition("whole")
+
+    def on_pandas():
+        frame = _read_partition(events_partition(root, day))
+        return pandas_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, expectation_parameters=parameters)
+
+    spark = local_session("nightshift-bench-gx")
+    spark.sparkContext.setLogLevel("ERROR")
+
+    def on_spark():
+        frame = spark.read.parquet(str(events_partition(root, day)))
+        return spark_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, expectation_parameters=parameters)
+
+    pandas_s, pandas_result = _timed(on_pandas, args.repeats)
+    spark_s, spark_result = _timed(on_spark, args.repeats)
+    rows = len(_read_partition(events_partition(root, day)))
+    print()
+    print(f"raw_events suite, {pandas_result.statistics['evaluated_expectations']} expectations, one day = {rows} event rows "
+          f"({args.customers} customers), median of {args.repeats} after a warm-up")
+    print(f"{'engine':<8} {'seconds':>8} {'rows/s':>12} {'success':>8}")
+    for name, seconds, result in (("pandas", pandas_s, pandas_result), ("spark", spark_s, spark_result)):
+        print(f"{name:<8} {seconds:>8.2f} {rows / seconds:>12,.0f} {str(result.success):>8}")
+    print(f"spark/pandas time ratio: {spark_s / pandas_s:.2f}")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
