@@ -35,8 +35,9 @@ CUSTOMERS_SUITE = "raw_customers"
 # takes a single dataframe as its batch parameter.
 EVENTS_CHECKPOINT = EVENTS_SUITE
 CUSTOMERS_CHECKPOINT = CUSTOMERS_SUITE
-# Suite parameter the referential expectation in raw_events reads its value_set from.
-SNAPSHOT_IDS_PARAMETER = "snapshot_customer_ids"
+# The referential expectation in raw_events compares customer_id with this lookup column.
+SNAPSHOT_ID_COLUMN = "snapshot_customer_id"
+UNKNOWN_CUSTOMER = -1
 MAX_EXAMPLES = 5
 
 
@@ -129,8 +130,24 @@ def _read_partition(path: Path) -> pd.DataFrame:
     return table.to_pandas(types_mapper=int_dtypes.get, date_as_object=False)
 
 
+def with_snapshot_ids(events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Events plus `snapshot_customer_id`: the customer_id when the day's snapshot has it, else -1.
+
+    -1 rather than null: GX compares the pair with pandas' nullable ints, where a null on
+    one side has no truth value. A null customer_id stays null on both sides (its own check
+    reports it).
+    """
+    if "customer_id" not in events.columns:  # a missing column is reported by raw_events itself
+        return events
+    known = customers["customer_id"].dropna().unique() if "customer_id" in customers.columns else []
+    ids = events["customer_id"]
+    return events.assign(**{SNAPSHOT_ID_COLUMN: ids.where(ids.isin(known) | ids.isna(), UNKNOWN_CUSTOMER)})
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, so messages read `-5.0`, not `np.float64(-5.0)`."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
     item = getattr(value, "item", None)
     return item() if callable(item) else value
 
@@ -157,7 +174,7 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
             {
                 "suite": suite,
                 "expectation": config.type,
-                "column": config.kwargs.get("column"),
+                "column": config.kwargs.get("column") or _pair(config.kwargs),
                 "unexpected_count": details.get("unexpected_count"),
                 "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]],
                 "observed": _plain(details.get("observed_value")),
@@ -168,6 +185,10 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
             }
         )
     return failures
+
+
+def _pair(kwargs: dict[str, Any]) -> str | None:
+    return f"{kwargs['column_A']}, {kwargs['column_B']}" if "column_A" in kwargs else None
 
 
 def _describe(failure: dict[str, Any]) -> str:
@@ -303,9 +324,7 @@ def validate_raw_day(
     context = _context(context_dir)
     run_id = _run_id(f"raw_{day.isoformat()}")
 
-    snapshot_ids: list[int] = []
-    if "customer_id" in customers.columns:  # a missing column is reported by raw_customers
-        snapshot_ids = [int(v) for v in customers["customer_id"].dropna().unique()]
+    events = with_snapshot_ids(events, customers)
 
     suites = _checked(
         f"raw data of {day.isoformat()}",
@@ -315,11 +334,7 @@ def validate_raw_day(
             ),
             EVENTS_SUITE: context.checkpoints.get(EVENTS_CHECKPOINT).run(
                 batch_parameters={"dataframe": events},
-                expectation_parameters={
-                    SNAPSHOT_IDS_PARAMETER: snapshot_ids,
-                    "events_min_rows": min_rows,
-                    "events_max_rows": max_rows,
-                },
+                expectation_parameters={"events_min_rows": min_rows, "events_max_rows": max_rows},
                 run_id=run_id,
             ),
         },

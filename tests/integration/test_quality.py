@@ -186,16 +186,17 @@ def test_event_of_unknown_customer_fails(landing_zone: LandingZone) -> None:
 
     message = str(caught.value)
     assert "raw_events" in message
-    assert "expect_column_values_to_be_in_set(column=customer_id)" in message
-    assert "999999" in message
+    assert "expect_column_pair_values_to_be_equal(column=customer_id, snapshot_customer_id)" in message
+    assert "(999999, -1)" in message
     assert caught.value.failures == [
         {
             "suite": "raw_events",
-            "expectation": "expect_column_values_to_be_in_set",
-            "column": "customer_id",
+            "expectation": "expect_column_pair_values_to_be_equal",
+            "column": "customer_id, snapshot_customer_id",
             "unexpected_count": 1,
-            "examples": [999_999],
+            "examples": [(999_999, -1)],
             "observed": None,
+            "bounds": None,
             "error": None,
         }
     ]
