@@ -3,17 +3,27 @@
 
 Builds a point-in-time training set (weekly snapshots whose 30-day churn label is
 known by the run's logical date) with Spark, validates it with the GX `training_set` suite
-in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it), trains XGBoost on the older dates,
-evaluates on the newest, logs everything to MLflow and registers a version. The first
-version ever registered becomes `champion`.
+in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it), then
+trains XGBoost on the oldest dates with early stopping on a validation window, evaluates
+on the newest dates (a 30-day gap before each window keeps labels from leaking), logs
+metrics, plots, lineage and reference distributions to MLflow and registers the version
+as `challenger`.
 
-Runs weekly and on demand. Tunables: `params.yaml` (`train`, `features`).
+The gate promotes it to `champion` only if it passes the floors of `params.yaml` (`gate`)
+and beats the champion on the same evaluation window; otherwise the reason is tagged on
+the version. `publish_champion` raises the `churn_model` Asset only when champion changed
+(it is skipped otherwise). Roll back with `nightshift model rollback`.
+
+Trigger form: `window_days` (training history), `min_improvement` (gate margin),
+`force_promote` (skip the gate). Empty values keep `params.yaml`.
+
+Runs weekly and on demand. Tunables: `params.yaml` (`train`, `features`, `gate`).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from nightshift.assets import CHAMPION_MODEL, TRAINING_SET
 from nightshift.runtime import default_args
@@ -28,6 +38,31 @@ from nightshift.runtime import default_args
     tags=["nightshift", "training"],
     default_args=default_args(),
     doc_md=__doc__,
+    params={
+        "window_days": Param(
+            None,
+            type=["null", "integer"],
+            # Two 30-day label gaps plus evaluation, validation and training dates need 13 weeks.
+            minimum=91,
+            maximum=730,
+            title="Training window (days)",
+            description="How far back from the newest labelled snapshot to train, 91 to 730. Empty: train.window_days of params.yaml.",
+        ),
+        "min_improvement": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=0.2,
+            title="Gate margin",
+            description="How much the challenger must beat the champion by on the gate metric, 0 to 0.2. Empty: gate.min_improvement of params.yaml.",
+        ),
+        "force_promote": Param(
+            False,
+            type="boolean",
+            title="Force promotion",
+            description="Make the new version champion whatever the gate says (the gate's verdict is still tagged on it).",
+        ),
+    },
 )
 def train_model():
     @task.pyspark(conn_id="spark_default", outlets=[TRAINING_SET])
@@ -39,8 +74,9 @@ def train_model():
         from nightshift.params import load_params
         from nightshift.quality_gate import gate_parquet, suite_parameters
         from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
+        from nightshift.train import effective_params
 
-        p = load_params()
+        p = effective_params(load_params(), window_days=context["params"]["window_days"])
         as_of = run_date(context)
         result = training_set(
             spark,
@@ -57,18 +93,30 @@ def train_model():
             gate_parquet("training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir())
         return result
 
-    @task(outlets=[CHAMPION_MODEL])
+    @task
     def train(training: dict, **context) -> dict:
         from pathlib import Path
 
         from nightshift.params import load_params
-        from nightshift.train import train_model as fit
+        from nightshift.train import effective_params, train_model
 
-        p = load_params()
+        run = context["params"]
+        p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
         tags = {"airflow.dag_run_id": context["run_id"], "training_set": training["path"]}
-        return fit(Path(training["path"]), p, p["model"]["name"], p["model"]["champion_alias"], tags).as_dict()
+        # The result carries the gate's verdict: outcome, reason, both versions' metric.
+        return train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"]).as_dict()
 
-    train(build_training_set())
+    @task(outlets=[CHAMPION_MODEL])
+    def publish_champion(result: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        # Skipped, not failed: a refused challenger is a normal outcome, and a skipped task
+        # raises no Asset event, so nothing downstream reacts to an unchanged champion.
+        if not result["champion"]:
+            raise AirflowSkipException(f"champion unchanged, version {result['model_version']} refused: {result['gate']['reason']}")
+        return {key: result[key] for key in ("model_name", "model_version", "run_id")}
+
+    publish_champion(train(build_training_set()))
 
 
 train_model()

@@ -86,6 +86,61 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_context() -> tuple[str, object]:
+    from nightshift.params import load_params
+    from nightshift.registry import Aliases
+
+    model = load_params()["model"]
+    return model["name"], Aliases.from_params(model)
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from nightshift.config import mlflow_tracking_uri
+    from nightshift.lifecycle import KEY_METRICS, list_versions
+
+    name, _ = _model_context()
+    rows = list_versions(name)
+    print(f"{name} in {mlflow_tracking_uri()}")
+    short = {"expected_calibration_error": "ece"}
+    header = f"{'version':>7}  {'aliases':<28} {'created (UTC)':<16}  {'gate':<14}" + "".join(f"{short.get(m, m):>9}" for m in KEY_METRICS)
+    print(header)
+    for row in rows:
+        metrics = "".join(f"{row.metrics[m]:>9.4f}" if m in row.metrics else f"{'-':>9}" for m in KEY_METRICS)
+        print(f"{row.version:>7}  {','.join(row.aliases) or '-':<28} {row.created:<16}  {row.gate or '-':<14}{metrics}")
+    return 0
+
+
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    from nightshift.lifecycle import promote
+
+    name, aliases = _model_context()
+    previous = promote(name, args.version, aliases, args.reason)
+    if previous == args.version:
+        print(f"{name} version {args.version} is already {aliases.champion}")
+    else:
+        print(f"{name} {aliases.champion}: version {previous or '-'} -> {args.version}")
+    return 0
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from nightshift.lifecycle import rollback
+
+    name, aliases = _model_context()
+    done = rollback(name, aliases, args.reason)
+    print(f"{name} {aliases.champion}: version {done.from_version} -> {done.to_version} (rolled back in {done.seconds:.2f} s)")
+    return 0
+
+
+def cmd_model_lineage(args: argparse.Namespace) -> int:
+    import json
+
+    from nightshift.lifecycle import lineage
+
+    name, _ = _model_context()
+    print(json.dumps(lineage(name, args.version), indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nightshift.badinput import BAD_KINDS
     from nightshift.params import load_params
@@ -118,6 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     af = sub.add_parser("airflow", help="run the airflow CLI in the project's environment, e.g. `nightshift airflow standalone`")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)
+
+    model = sub.add_parser("model", help="the registered churn model: list versions, promote, roll back, show lineage")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    listing = model_sub.add_parser("list", help="versions, newest first, with aliases, gate outcome and key metrics")
+    listing.set_defaults(func=cmd_model_list)
+    prom = model_sub.add_parser("promote", help="make VERSION champion now, without the gate (the old one stays rollback-able)")
+    prom.add_argument("version")
+    prom.add_argument("--reason", default="manual promotion (nightshift model promote)")
+    prom.set_defaults(func=cmd_model_promote)
+    back = model_sub.add_parser("rollback", help="move champion back to the previous champion (no retraining)")
+    back.add_argument("--reason", default="manual rollback (nightshift model rollback)")
+    back.set_defaults(func=cmd_model_rollback)
+    lin = model_sub.add_parser("lineage", help="VERSION's run, data fingerprint, git commit, params and gate verdict")
+    lin.add_argument("version")
+    lin.set_defaults(func=cmd_model_lineage)
 
     demo = sub.add_parser("demo", help="generate data, run train_model and nightly_scoring, print a summary")
     demo.add_argument("--logs", default=None, help="folder for the DAG runs' output (default data/logs)")

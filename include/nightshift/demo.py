@@ -27,6 +27,7 @@ def run_demo(logs: Path | None = None) -> dict:
     from mlflow.tracking import MlflowClient
 
     from nightshift.generate import generate
+    from nightshift.lifecycle import list_versions
     from nightshift.registry import serving_model
     from nightshift.warehouse import count_scores, database_url, redact_url
 
@@ -52,6 +53,7 @@ def run_demo(logs: Path | None = None) -> dict:
 
     model = serving_model(params["model"]["name"], params["model"]["champion_alias"])
     metrics = MlflowClient().get_run(model.run_id).data.metrics
+    newest = list_versions(model.name)[0]
     rows = count_scores(url, day)
     summary = {"score_date": day.isoformat(), "rows": rows, "model": model.name, "version": model.version, "roc_auc": metrics.get("roc_auc")}
     home = project_home()
@@ -61,6 +63,7 @@ nightshift demo finished
   scored          {rows} customers for {day} into churn_scores at {redact_url(url)}
   champion        {model.name} version {model.version} (run {model.run_id})
   ROC AUC         {metrics.get('roc_auc', float('nan')):.3f}   PR AUC {metrics.get('pr_auc', float('nan')):.3f}   (held-out newest snapshots)
+  gate            version {newest.version}: {newest.gate}   (.venv/bin/nightshift model list)
 
   scores table    .venv/bin/nightshift scores {day}
   MLflow UI       .venv/bin/mlflow ui --backend-store-uri {mlflow_tracking_uri()} --port 5000

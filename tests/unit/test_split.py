@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from nightshift.train import evaluate, split_by_time
+from nightshift.evaluation import evaluate
+from nightshift.train import split_by_time
 
 pytestmark = pytest.mark.unit
 
