@@ -16,6 +16,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not e2e"
 
+# Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs
+# pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000` for fewer.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/scoring_throughput.py $(if $(ROWS),--rows $(ROWS))
+
 venv: $(STAMP)
 
 prereqs:

@@ -62,21 +62,25 @@ def nightly_scoring():
             gate_parquet("features", spark, out, day, suite_parameters(p["quality"])["features"], warehouse_url(), quarantine_dir())
         return result
 
-    @task(outlets=[CHURN_SCORES])
-    def score(features: dict, **context) -> dict:
+    @task.pyspark(conn_id="spark_default", outlets=[CHURN_SCORES])
+    def score(features: dict, spark=None, **context) -> dict:
         from pathlib import Path
 
+        from nightshift.config import work_dir
         from nightshift.params import load_params
         from nightshift.runtime import run_date, warehouse_url
         from nightshift.score import score_day
 
         p = load_params()
+        day = run_date(context)
         return score_day(
+            spark,
             Path(features["path"]),
-            run_date(context),
+            day,
             warehouse_url(),
             p["model"]["name"],
             p["features"]["windows_days"],
+            work_dir() / "scores" / f"score_date={day.isoformat()}",
             p["model"]["champion_alias"],
         )
 

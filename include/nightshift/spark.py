@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,9 +19,19 @@ LOCAL_CONF = {
 }
 
 
+def use_this_interpreter_for_workers() -> None:
+    """Python workers (mapInPandas scoring) run this interpreter unless PYSPARK_PYTHON says otherwise.
+
+    Otherwise PySpark starts whatever `python3` is first on PATH, which need not have
+    nightshift, pandas and xgboost. A cluster sets PYSPARK_PYTHON for its executors.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
 def local_session(app_name: str = "nightshift", master: str = "local[2]") -> SparkSession:
     from pyspark.sql import SparkSession
 
+    use_this_interpreter_for_workers()
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in LOCAL_CONF.items():
         builder = builder.config(key, value)

@@ -1,0 +1,386 @@
+"""Scoring throughput: nightshift's write path against raw COPY and pandas.to_sql, and end-to-end scoring.
+
+    .venv/bin/python bench/scoring_throughput.py [--rows N]      (or: make bench)
+
+Everything runs in this one process against a throwaway embedded PostgreSQL (free port, temp folder)
+and a throwaway MLflow store holding an XGBoost champion fit on synthetic rows of the project's feature
+columns with the project's training parameters (params.yaml ``train.xgboost``):
+
+  (a) raw COPY of the final churn_scores rows, in key order, from a pre-encoded buffer straight into
+      the date's empty partition: the database's own limit (binary and CSV; the faster is the reference);
+  (b) nightshift's write path, ``publish_score_batches`` streaming the scores Parquet into a new date
+      (and, for information, a rerun that replaces the date's rows);
+  (c) ``pandas.DataFrame.to_sql`` of the same rows, what one would otherwise write;
+  end-to-end ``score_day``: read N customers' features, predict on Spark, stream into PostgreSQL,
+  timed after a warm-up run so the JVM and the Python workers are up. Memory is sampled over the
+  whole process tree (this driver, the Spark JVM and its Python workers) during that run; the RESULT
+  line's peak_rss_gib is the RSS summed over the tree, which counts shared pages more than once.
+
+Every write but the rerun starts from an empty table after a CHECKPOINT, so no step pays for another's
+dirty pages. The last line is machine-readable:
+RESULT write_vs_copy=<(a)/(b)> write_vs_to_sql=<(c)/(b)> e2e_seconds=<s> peak_rss_gib=<GiB>
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import logging
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+GIB = 1024**3
+MODEL_NAME = "churn_xgb_bench"
+WINDOWS = (7, 30, 90)
+WARMUP_DATE = dt.date(2026, 6, 1)
+E2E_DATE = dt.date(2026, 6, 2)
+WRITE_DATE = dt.date(2026, 6, 3)
+
+
+class TreeRss:
+    """Samples the memory of this process and all its descendants (Spark JVM, Python workers) in the background.
+
+    Peaks are kept for the whole tree and for each part: this driver, the JVM, the Python workers together.
+    ``tree`` sums RSS, so pages the forked Python workers share with their daemon count once per process;
+    ``tree_pss`` sums PSS (Linux; RSS elsewhere), which counts every shared page once.
+    """
+
+    PARTS = ("tree", "tree_pss", "driver", "jvm", "workers", "worker_processes")
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self._proc = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.peak = dict.fromkeys(self.PARTS, 0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> dict[str, int]:
+        now = dict.fromkeys(self.PARTS, 0)
+        for proc in [self._proc, *self._proc.children(recursive=True)]:
+            try:
+                info = proc.memory_full_info()
+                part = "driver" if proc is self._proc else "jvm" if proc.name() == "java" else "workers"
+            except psutil.NoSuchProcess:
+                continue  # a Python worker that exited between listing and reading
+            now[part] += info.rss
+            now["tree"] += info.rss
+            now["tree_pss"] += getattr(info, "pss", info.rss)
+            now["worker_processes"] += part == "workers"
+        return now
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            now = self._sample()
+            with self._lock:
+                self.peak = {part: max(self.peak[part], now[part]) for part in self.PARTS}
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak = self._sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def register_champion(rows: int = 20_000) -> None:
+    """A small XGBoost churn model on the project's feature columns, registered and aliased champion."""
+    import mlflow
+    import xgboost as xgb
+    from mlflow.tracking import MlflowClient
+
+    from nightshift.features import feature_columns
+    from nightshift.params import load_params
+    from nightshift.registry import configure_mlflow, ensure_experiment
+
+    columns = feature_columns(WINDOWS)
+    frame = synthetic_features(np.random.default_rng(1), np.arange(rows), columns)
+    risk = frame["failed_payments_30d"] + frame["tickets_30d"] - frame["active_days_30d"] / 10
+    label = (risk + np.random.default_rng(2).normal(0, 1, rows) > 1).astype(int)
+    # The training params of params.yaml: the benchmark predicts with a model of production size.
+    model = xgb.XGBClassifier(**{"eval_metric": "logloss", **load_params()["train"]["xgboost"]})
+    model.fit(frame[columns], label)
+    configure_mlflow()
+    ensure_experiment(MODEL_NAME)
+    with mlflow.start_run():
+        info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL_NAME)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
+
+
+def synthetic_features(rng: np.random.Generator, ids: np.ndarray, columns: list[str]):
+    """Plausible feature values (counts, minutes, ratios, one-hot plan/region) for the given customer ids."""
+    import pandas as pd
+
+    n = len(ids)
+    data: dict[str, np.ndarray] = {"customer_id": ids.astype(np.int64)}
+    for col in columns:
+        if col.startswith(("plan_", "region_")):
+            continue
+        if col.startswith(("sessions_trend", "minutes_trend")):
+            data[col] = rng.gamma(4.0, 0.25, n)
+        elif col.startswith("minutes_"):
+            data[col] = rng.gamma(2.0, 30.0, n)
+        elif col in ("tenure_days", "days_since_last_active"):
+            data[col] = rng.integers(0, 720 if col == "tenure_days" else 90, n).astype(np.float64)
+        elif col == "monthly_fee":
+            data[col] = rng.choice([9.99, 19.99, 29.99], n)
+        else:
+            data[col] = rng.poisson(3.0, n).astype(np.float64)
+    for prefix in ("plan_", "region_"):
+        group = [c for c in columns if c.startswith(prefix)]
+        pick = rng.integers(0, len(group), n)
+        for i, col in enumerate(group):
+            data[col] = (pick == i).astype(np.float64)
+    return pd.DataFrame(data)[["customer_id", *columns]]
+
+
+def write_features(path: Path, rows: int, seed: int) -> None:
+    """N customers' features as one Parquet file, written in chunks so the generator never holds them all."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nightshift.features import feature_columns
+
+    columns = feature_columns(WINDOWS)
+    rng = np.random.default_rng(seed)
+    # Shuffled ids: Spark's feature job emits customers in hash-partition order, not sorted.
+    ids = rng.permutation(np.arange(1, rows + 1, dtype=np.int64))
+    chunk = 100_000
+    writer = None
+    try:
+        for start in range(0, rows, chunk):
+            frame = synthetic_features(rng, ids[start : start + chunk], columns)
+            frame.insert(0, "as_of_date", E2E_DATE)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table, row_group_size=chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def execute(url: str, sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True  # CHECKPOINT cannot run in a transaction block
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def empty_table(url: str, day: dt.date | None = None) -> None:
+    """Each write starts alike: no rows, no dirty pages left to flush, and ``day``'s partition if given."""
+    from nightshift.warehouse import ensure_schema, partition_name
+
+    execute(url, "DROP TABLE IF EXISTS churn_scores")
+    ensure_schema(url)
+    if day is not None:
+        execute(url, f"CREATE TABLE {partition_name(day)} PARTITION OF churn_scores FOR VALUES IN ('{day}')")
+    execute(url, "CHECKPOINT")
+
+
+def final_rows(scores_path: Path, day: dt.date, lineage):
+    """The churn_scores rows exactly as stored, sorted by key (the order most favourable to a raw COPY)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(scores_path).sort_values("customer_id", ignore_index=True)
+    frame.insert(0, "score_date", day)
+    for col in ("model_name", "model_version", "run_id", "data_version", "scored_at"):
+        frame[col] = getattr(lineage, col)
+    return frame
+
+
+def binary_copy_buffer(frame) -> bytes:
+    """The rows in PostgreSQL's binary COPY format, every column typed as the table declares it."""
+    texts = [frame[c].iloc[0].encode() for c in ("model_name", "model_version", "run_id", "data_version")]
+    fields = [("n", ">i2"), ("dl", ">i4"), ("d", ">i4"), ("il", ">i4"), ("id", ">i8"), ("pl", ">i4"), ("p", ">f8")]
+    for i, text in enumerate(texts):
+        fields += [(f"tl{i}", ">i4"), (f"t{i}", f"S{len(text)}")]
+    fields += [("sl", ">i4"), ("s", ">i8")]
+    rows = np.empty(len(frame), np.dtype(fields))
+    epoch = dt.date(2000, 1, 1)  # PostgreSQL's binary date and timestamp epoch
+    scored_at = frame["scored_at"].iloc[0]
+    rows["n"], rows["dl"], rows["d"] = 8, 4, (frame["score_date"].iloc[0] - epoch).days
+    rows["il"], rows["id"] = 8, frame["customer_id"].to_numpy()
+    rows["pl"], rows["p"] = 8, frame["churn_probability"].to_numpy()
+    for i, text in enumerate(texts):
+        rows[f"tl{i}"], rows[f"t{i}"] = len(text), text
+    micros = (scored_at - dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
+    rows["sl"], rows["s"] = 8, micros
+    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + rows.tobytes() + struct.pack("!h", -1)
+
+
+def raw_copy(url: str, table: str, payload: bytes, fmt: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT {fmt})", io.BytesIO(payload), size=1 << 20)
+    finally:
+        conn.close()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def best_of(repeats: int, prepare: Callable[[], None], fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeats):
+        prepare()
+        times.append(timed(fn))
+    return min(times)
+
+
+@contextmanager
+def bench_environment() -> Iterator[str]:
+    """A temp root with a fresh embedded PostgreSQL and MLflow store; yields the database URL."""
+    from nightshift.embedded_pg import start_embedded, stop_embedded
+
+    # 0711: as root the server runs as an unprivileged account that must be able to enter the folder.
+    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
+    root.chmod(0o711)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    os.environ["NIGHTSHIFT_MLFLOW_ARTIFACTS"] = str(root / "mlartifacts")
+    os.environ["NIGHTSHIFT_WORK_DIR"] = str(root / "work")
+    pgdata = root / "pgdata"
+    try:
+        url = start_embedded(pgdata, free_port())
+        yield url
+    finally:
+        stop_embedded(pgdata)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="customers scored and written (default 1,000,000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b); the best counts (default 3)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.ERROR)
+
+    from nightshift.score import iter_score_batches, score_day
+    from nightshift.spark import local_session
+    from nightshift.warehouse import (
+        ScoreLineage,
+        count_scores,
+        partition_name,
+        publish_score_batches,
+    )
+
+    rss = TreeRss()
+    with bench_environment() as url:
+        work = Path(os.environ["NIGHTSHIFT_WORK_DIR"])
+        work.mkdir(parents=True)
+        print(f"preparing: champion model, {args.rows:,} customers' features, Spark warm-up ...", flush=True)
+        register_champion()
+        write_features(work / "warmup.parquet", 10_000, seed=5)
+        write_features(work / "features.parquet", args.rows, seed=6)
+        spark = local_session("nightshift-bench", master="local[2]")
+        spark.sparkContext.setLogLevel("ERROR")
+
+        def run_score_day(features: Path, day: dt.date) -> dict:
+            return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())
+
+        run_score_day(work / "warmup.parquet", WARMUP_DATE)  # JVM, Python workers, imports and model cache up
+        rss.reset()
+        t0 = time.perf_counter()
+        e2e = run_score_day(work / "features.parquet", E2E_DATE)
+        e2e_seconds = time.perf_counter() - t0
+        peak = dict(rss.peak)
+        rss.stop()
+        spark.stop()
+        assert e2e["rows"] == args.rows, e2e
+
+        scores_path = Path(e2e["scores_path"])
+        lineage = ScoreLineage(e2e["model_name"], e2e["model_version"], e2e["run_id"], e2e["data_version"],
+                               dt.datetime(2026, 6, 3, 1, 2, 3, 456789, tzinfo=dt.timezone.utc))
+        print("timing writes ...", flush=True)
+        t_b = best_of(args.repeats, lambda: empty_table(url),
+                      lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path)))
+        t_b_rerun = timed(lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path)))
+        assert count_scores(url, WRITE_DATE) == args.rows  # every row landed, once
+
+        # (a) straight into the date's empty partition: no staging, no routing, the rows in key order.
+        frame = final_rows(scores_path, WRITE_DATE, lineage)
+        partition = partition_name(WRITE_DATE)
+        binary = binary_copy_buffer(frame)
+        t_a_bin = best_of(
+            args.repeats, lambda: empty_table(url, WRITE_DATE), lambda: raw_copy(url, partition, binary, "binary")
+        )
+        del binary
+        text = io.StringIO()
+        frame.assign(scored_at=lineage.scored_at.isoformat()).to_csv(text, index=False, header=False)
+        csv = text.getvalue().encode()
+        del text
+        t_a_csv = best_of(
+            args.repeats, lambda: empty_table(url, WRITE_DATE), lambda: raw_copy(url, partition, csv, "csv")
+        )
+        del csv
+
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+        empty_table(url, WRITE_DATE)
+        # What a user would otherwise write: the documented one-liner, default method and chunking.
+        t_c = timed(lambda: frame.to_sql("churn_scores", engine, if_exists="append", index=False))
+        engine.dispose()
+
+    t_a = min(t_a_bin, t_a_csv)
+    n = args.rows
+    rows = [
+        ("(a) raw COPY, binary, of the final rows", t_a_bin),
+        ("(a) raw COPY, CSV, of the final rows", t_a_csv),
+        ("(b) nightshift publish_score_batches, new date", t_b),
+        ("(b) nightshift publish_score_batches, rerun", t_b_rerun),
+        ("(c) pandas.DataFrame.to_sql", t_c),
+    ]
+    print()
+    print(f"nightshift scoring throughput: {n:,} rows, {os.cpu_count()} cores, PostgreSQL (embedded), local[2] Spark")
+    print(f"{'step':<48} {'seconds':>8} {'rows/s':>11} {'vs (a)':>7}")
+    for name, seconds in rows:
+        print(f"{name:<48} {seconds:>8.2f} {n / seconds:>11,.0f} {t_a / seconds:>7.2f}")
+    print(f"{'end-to-end score_day (read, predict, write)':<48} {e2e_seconds:>8.2f} {n / e2e_seconds:>11,.0f}")
+    print(
+        f"peak memory during end-to-end: {peak['tree'] / GIB:.2f} GiB RSS summed over the process tree "
+        f"({peak['tree_pss'] / GIB:.2f} GiB PSS)\n"
+        f"  each part's own peak RSS: driver {peak['driver'] / GIB:.2f} GiB, Spark JVM {peak['jvm'] / GIB:.2f} GiB, "
+        f"Python workers {peak['workers'] / GIB:.2f} GiB (up to {peak['worker_processes']} processes)"
+    )
+    print(f"(a) = fastest raw COPY; (b) and (a) best of {args.repeats}; rerun replaces {n:,} rows")
+    print(
+        f"RESULT write_vs_copy={t_a / t_b:.2f} write_vs_to_sql={t_c / t_b:.2f} "
+        f"e2e_seconds={e2e_seconds:.1f} peak_rss_gib={peak['tree'] / GIB:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
