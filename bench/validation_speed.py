@@ -17,7 +17,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from nightshift.generate import generate

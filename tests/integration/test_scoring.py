@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import psycopg2
 import pytest
 
+from tests.pg_helpers import free_port, query
 from nightshift.features import feature_columns
 from nightshift.registry import ServingModel, serving_model
 from nightshift.score import score_day
@@ -26,22 +25,6 @@ COLUMNS = feature_columns(WINDOWS)
 MODEL = "churn_xgb_scoring_test"
 DAY = dt.date(2026, 4, 30)
 CUSTOMERS = 3_000
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def features_frame(ids: np.ndarray, seed: int) -> pd.DataFrame:

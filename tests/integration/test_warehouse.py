@@ -21,6 +21,7 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from tests.pg_helpers import free_port, query
 from nightshift import warehouse
 from nightshift.embedded_pg import EmbeddedPostgresError, start_embedded, stop_embedded
 from nightshift.warehouse import (
@@ -45,12 +46,6 @@ class EmbeddedPg(Protocol):
     pgdata: Path
     port: int
     url: str
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_scores(ids: Sequence[int], run_id: str, seed: int = 0, model_version: str = "3") -> pd.DataFrame:
@@ -85,16 +80,6 @@ def assert_same_scores(stored: pd.DataFrame, expected: pd.DataFrame, day: dt.dat
     for col in ("model_name", "model_version", "run_id", "data_version"):
         assert stored[col].tolist() == exp[col].astype(str).tolist(), col
     assert (stored["scored_at"] == pd.to_datetime(exp["scored_at"], utc=True)).all()
-
-
-def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 @pytest.fixture
