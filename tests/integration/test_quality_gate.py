@@ -33,14 +33,24 @@ def features_path(spark, landing, tmp_path_factory):
     return out
 
 
-def _runs(url: str, day: date) -> list[tuple]:
+def _runs(url: str, day: date, after_id: int = 0) -> list[tuple]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT suite, success, failed, failed_expectations, quarantine_path FROM data_quality_runs"
-            " WHERE logical_date = %s ORDER BY id",
-            (day,),
+            " WHERE logical_date = %s AND id > %s ORDER BY id",
+            (day, after_id),
         )
         return cur.fetchall()
+
+
+def _last_id(url: str) -> int:
+    # The session's database is shared: other tests may record runs for the same date.
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('data_quality_runs') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return 0
+        cur.execute("SELECT coalesce(max(id), 0) FROM data_quality_runs")
+        return int(cur.fetchone()[0])
 
 
 def test_clean_features_pass_and_are_recorded(spark, features_path, landing, pg_url, tmp_path) -> None:
@@ -93,8 +103,9 @@ def test_training_set_label_rate_out_of_bounds_fails(spark, landing, pg_url, tmp
 
 def test_raw_gate_records_both_suites(landing, pg_url, tmp_path) -> None:
     band = load_params()["quality"]["row_count"]
+    before = _last_id(pg_url)
     summary = gate_raw_day(landing.end_date, landing.data_dir, pg_url, tmp_path / "q", band)
     assert summary["rows"]["events"] > 0
-    rows = _runs(pg_url, landing.end_date)
+    rows = _runs(pg_url, landing.end_date, after_id=before)
     assert sorted(r[0] for r in rows) == ["raw_customers", "raw_events"]
     assert all(r[1] for r in rows)
