@@ -14,32 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.contract import CUSTOMERS_FILE_SCHEMA, EVENTS_FILE_SCHEMA
 from nightshift.quality import DataQualityError, gx_context_dir, validate_raw_day
 
 pytestmark = pytest.mark.integration
 
 DAY = datetime.date(2026, 3, 1)
-
-EVENTS_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.int64()),
-        ("sessions", pa.int32()),
-        ("minutes", pa.float64()),
-        ("support_tickets", pa.int32()),
-        ("failed_payments", pa.int32()),
-    ]
-)
-CUSTOMERS_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.int64()),
-        ("signup_date", pa.date32()),
-        ("plan", pa.string()),
-        ("region", pa.string()),
-        ("monthly_fee", pa.float64()),
-        ("churn_date", pa.date32()),
-    ]
-)
-
 
 def _customers() -> list[dict[str, Any]]:
     # Arbitrary ids, as user data has; one customer already churned.
@@ -76,8 +56,8 @@ def landing_zone(tmp_path: Path) -> LandingZone:
         customers: list[dict[str, Any]] | None = None,
     ) -> Path:
         root = tmp_path / "raw"
-        _write(root / "events" / f"event_date={DAY.isoformat()}", _events() if events is None else events, EVENTS_SCHEMA)
-        _write(root / "customers" / f"snapshot_date={DAY.isoformat()}", _customers() if customers is None else customers, CUSTOMERS_SCHEMA)
+        _write(root / "events" / f"event_date={DAY.isoformat()}", _events() if events is None else events, EVENTS_FILE_SCHEMA)
+        _write(root / "customers" / f"snapshot_date={DAY.isoformat()}", _customers() if customers is None else customers, CUSTOMERS_FILE_SCHEMA)
         return root
 
     return build

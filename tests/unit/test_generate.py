@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.contract import CUSTOMERS_FILE_SCHEMA, EVENTS_FILE_SCHEMA
 from nightshift.generate import generate
 
 pytestmark = pytest.mark.unit
@@ -19,28 +19,6 @@ START = date(2026, 1, 1)
 DAYS = 60
 CUSTOMERS = 300
 SEED = 11
-
-# Written out here, not imported from the package: the contract is the reference, not the code.
-EVENTS_FILE_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.int64()),
-        ("sessions", pa.int32()),
-        ("minutes", pa.float64()),
-        ("support_tickets", pa.int32()),
-        ("failed_payments", pa.int32()),
-    ]
-)
-CUSTOMERS_FILE_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.int64()),
-        ("signup_date", pa.date32()),
-        ("plan", pa.string()),
-        ("region", pa.string()),
-        ("monthly_fee", pa.float64()),
-        ("churn_date", pa.date32()),
-    ]
-)
-
 
 @dataclass(frozen=True)
 class Landing:
