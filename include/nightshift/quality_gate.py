@@ -50,9 +50,10 @@ def record_quality_runs(
     quarantine_path: Path | None = None,
 ) -> None:
     """One row per suite in data_quality_runs (the table is created on first use)."""
-    import psycopg2
+    from nightshift.warehouse import connect
 
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    # The warehouse's connection: same backoff and the same host-and-cause error when it is down.
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(_DDL)
         for suite, stats in suites.items():
             failed = [
@@ -75,7 +76,6 @@ def record_quality_runs(
                     None if stats["success"] or quarantine_path is None else str(quarantine_path),
                 ),
             )
-    conn.close()
 
 
 def quarantine(sources: Sequence[Path], destination: Path, error: DataQualityError) -> Path:

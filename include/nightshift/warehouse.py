@@ -220,7 +220,7 @@ def _open(url: str) -> psycopg2.extensions.connection:
 
 
 @contextmanager
-def _connect(url: str) -> Iterator[psycopg2.extensions.connection]:
+def connect(url: str) -> Iterator[psycopg2.extensions.connection]:
     """A connection that commits on success, rolls back on error, and is always closed."""
     conn = _open(url)
     try:
@@ -274,7 +274,7 @@ def _create_schema(cur: psycopg2.extensions.cursor) -> None:
 
 def ensure_schema(url: str) -> None:
     """Create ``churn_scores`` and ``scoring_runs`` if missing; safe to call any number of times, concurrently."""
-    with _connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         _create_schema(cur)
     log.info("schema ready: %s, %s", SCORES_TABLE, RUNS_TABLE)
 
@@ -615,7 +615,7 @@ def publish_scores(url: str, scores: pd.DataFrame, score_date: dt.date) -> int:
 def start_scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str) -> int:
     """Record a scoring run of ``score_date`` as running; return its id in ``scoring_runs``."""
     _check_score_date(score_date)
-    with _connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id) "
             "VALUES (%s, %s, %s, %s) RETURNING id",
@@ -627,7 +627,7 @@ def start_scoring_run(url: str, score_date: dt.date, model_name: str, model_vers
 
 def fail_scoring_run(url: str, scoring_run: int, error: str) -> None:
     """Mark a running scoring run failed with the error that ended it."""
-    with _connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             f"UPDATE {RUNS_TABLE} SET status = 'failed', error = %s, finished_at = clock_timestamp() "
             "WHERE id = %s AND status = 'running'",
@@ -637,7 +637,7 @@ def fail_scoring_run(url: str, scoring_run: int, error: str) -> None:
 
 def count_scores(url: str, score_date: dt.date) -> int:
     """Rows published for ``score_date``."""
-    with _connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {SCORES_TABLE} WHERE score_date = %s", (score_date,))
         row = cur.fetchone()
     return int(row[0]) if row else 0
@@ -646,7 +646,7 @@ def count_scores(url: str, score_date: dt.date) -> int:
 def read_scores(url: str, score_date: dt.date) -> pd.DataFrame:
     """``score_date``'s rows ordered by customer_id; scored_at as UTC timestamps."""
     columns = ["score_date", *REQUIRED_COLUMNS]
-    with _connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             f"SELECT {', '.join(columns)} FROM {SCORES_TABLE} WHERE score_date = %s ORDER BY customer_id",
             (score_date,),
