@@ -4,16 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast venv prereqs clean
+.PHONY: demo test test-fast lint venv prereqs clean
 
 demo: $(STAMP)
 	$(BIN)/nightshift demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/pytest -q
 
+# ruff (pyproject.toml [tool.ruff]): lint, Airflow 3 rules included, and formatting; CI fails on either.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 # The quick tiers only (no DAG runs): DAG integrity, unit and integration.
-test-fast: $(STAMP)
+test-fast: lint
 	$(BIN)/pytest -q -m "not e2e"
 
 # Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs

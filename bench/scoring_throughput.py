@@ -109,9 +109,9 @@ def register_champion(rows: int = 20_000) -> None:
     import xgboost as xgb
     from mlflow.tracking import MlflowClient
 
-    from nightshift.features import feature_columns
-    from nightshift.params import load_params
-    from nightshift.registry import configure_mlflow, ensure_experiment
+    from nightshift.config import load_params
+    from nightshift.features.columns import feature_columns
+    from nightshift.model.registry import configure_mlflow, ensure_experiment
 
     columns = feature_columns(WINDOWS)
     frame = synthetic_features(np.random.default_rng(1), np.arange(rows), columns)
@@ -159,7 +159,7 @@ def write_features(path: Path, rows: int, seed: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from nightshift.features import feature_columns
+    from nightshift.features.columns import feature_columns
 
     columns = feature_columns(WINDOWS)
     rng = np.random.default_rng(seed)
@@ -194,7 +194,7 @@ def execute(url: str, sql: str) -> None:
 
 def empty_table(url: str, day: dt.date | None = None) -> None:
     """Each write starts alike: no rows, no dirty pages left to flush, and ``day``'s partition if given."""
-    from nightshift.warehouse import ensure_schema, partition_name
+    from nightshift.warehouse.schema import ensure_schema, partition_name
 
     execute(url, "DROP TABLE IF EXISTS churn_scores")
     ensure_schema(url)
@@ -229,7 +229,7 @@ def binary_copy_buffer(frame) -> bytes:
     rows["pl"], rows["p"] = 8, frame["churn_probability"].to_numpy()
     for i, text in enumerate(texts):
         rows[f"tl{i}"], rows[f"t{i}"] = len(text), text
-    micros = (scored_at - dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
+    micros = (scored_at - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
     rows["sl"], rows["s"] = 8, micros
     return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + rows.tobytes() + struct.pack("!h", -1)
 
@@ -262,7 +262,7 @@ def best_of(repeats: int, prepare: Callable[[], None], fn: Callable[[], object])
 @contextmanager
 def bench_environment() -> Iterator[str]:
     """A temp root with a fresh embedded PostgreSQL and MLflow store; yields the database URL."""
-    from nightshift.embedded_pg import start_embedded, stop_embedded
+    from nightshift.local.embedded_pg import start_embedded, stop_embedded
 
     # 0711: as root the server runs as an unprivileged account that must be able to enter the folder.
     root = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
@@ -287,14 +287,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
-    from nightshift.score import iter_score_batches, score_day
-    from nightshift.spark import local_session
-    from nightshift.warehouse import (
-        ScoreLineage,
-        count_scores,
-        partition_name,
-        publish_score_batches,
-    )
+    from nightshift.features.spark_session import local_session
+    from nightshift.scoring.score import iter_score_batches, score_day
+    from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
+    from nightshift.warehouse.readers import count_scores
+    from nightshift.warehouse.schema import partition_name
 
     rss = TreeRss()
     with bench_environment() as url:
@@ -321,11 +318,17 @@ def main() -> None:
         assert e2e["rows"] == args.rows, e2e
 
         scores_path = Path(e2e["scores_path"])
-        lineage = ScoreLineage(e2e["model_name"], e2e["model_version"], e2e["run_id"], e2e["data_version"],
-                               dt.datetime(2026, 6, 3, 1, 2, 3, 456789, tzinfo=dt.timezone.utc))
+        lineage = ScoreLineage(
+            e2e["model_name"],
+            e2e["model_version"],
+            e2e["run_id"],
+            e2e["data_version"],
+            dt.datetime(2026, 6, 3, 1, 2, 3, 456789, tzinfo=dt.UTC),
+        )
         print("timing writes ...", flush=True)
-        t_b = best_of(args.repeats, lambda: empty_table(url),
-                      lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path)))
+        t_b = best_of(
+            args.repeats, lambda: empty_table(url), lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path))
+        )
         t_b_rerun = timed(lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path)))
         assert count_scores(url, WRITE_DATE) == args.rows  # every row landed, once
 
@@ -334,16 +337,14 @@ def main() -> None:
         partition = partition_name(WRITE_DATE)
         binary = binary_copy_buffer(frame)
         t_a_bin = best_of(
-            args.repeats, lambda: empty_table(url, WRITE_DATE), lambda: raw_copy(url, partition, binary, "binary")
+            args.repeats, lambda: empty_table(url, WRITE_DATE), lambda payload=binary: raw_copy(url, partition, payload, "binary")
         )
         del binary
         text = io.StringIO()
         frame.assign(scored_at=lineage.scored_at.isoformat()).to_csv(text, index=False, header=False)
         csv = text.getvalue().encode()
         del text
-        t_a_csv = best_of(
-            args.repeats, lambda: empty_table(url, WRITE_DATE), lambda: raw_copy(url, partition, csv, "csv")
-        )
+        t_a_csv = best_of(args.repeats, lambda: empty_table(url, WRITE_DATE), lambda payload=csv: raw_copy(url, partition, payload, "csv"))
         del csv
 
         from sqlalchemy import create_engine

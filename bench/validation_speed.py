@@ -20,18 +20,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from nightshift.generate import generate
-from nightshift.quality import (
-    SNAPSHOT_ID_COLUMN,
-    UNKNOWN_CUSTOMER,
-    _context,
-    _read_partition,
-    customers_partition,
-    events_partition,
-    row_count_band,
-    with_snapshot_ids,
-)
-from nightshift.spark import local_session
+from nightshift.contract import customers_partition, events_partition
+from nightshift.features.spark_session import local_session
+from nightshift.local.generate import generate
+from nightshift.quality.validation import SNAPSHOT_ID_COLUMN, UNKNOWN_CUSTOMER, _context, _read_partition, row_count_band, with_snapshot_ids
 
 
 def _timed(fn, repeats: int) -> tuple[float, object]:
@@ -48,11 +40,7 @@ def _without_referential(suite):
     """The same suite minus the customer_id-in-snapshot check."""
     import great_expectations as gx
 
-    kept = [
-        e.copy(update={"id": None})
-        for e in suite.expectations
-        if e.expectation_type != "expect_column_pair_values_to_be_equal"
-    ]
+    kept = [e.copy(update={"id": None}) for e in suite.expectations if e.expectation_type != "expect_column_pair_values_to_be_equal"]
     return gx.ExpectationSuite(name="raw_events_without_referential", expectations=kept)
 
 
@@ -87,9 +75,7 @@ def main() -> None:
         from pyspark.sql import functions as F
 
         # The same lookup column as on pandas, as a broadcast join instead of an isin.
-        ids = spark.read.parquet(str(customers_partition(root, day))).select(
-            F.col("customer_id").alias(SNAPSHOT_ID_COLUMN)
-        ).distinct()
+        ids = spark.read.parquet(str(customers_partition(root, day))).select(F.col("customer_id").alias(SNAPSHOT_ID_COLUMN)).distinct()
         events = spark.read.parquet(str(events_partition(root, day)))
         joined = events.join(F.broadcast(ids), events["customer_id"] == ids[SNAPSHOT_ID_COLUMN], "left")
         frame = joined.withColumn(
@@ -102,11 +88,13 @@ def main() -> None:
     table = []
     for label, checked in (("full suite", suite), ("without referential", _without_referential(suite))):
         for engine, fn in (("pandas", on_pandas), ("spark", on_spark)):
-            seconds, result = _timed(lambda: fn(checked), args.repeats)
+            seconds, result = _timed(lambda fn=fn, checked=checked: fn(checked), args.repeats)
             table.append((label, engine, seconds, result))
     print()
-    print(f"raw_events suite on one day = {rows} event rows ({args.customers} customers in the snapshot), "
-          f"median of {args.repeats} after a warm-up")
+    print(
+        f"raw_events suite on one day = {rows} event rows ({args.customers} customers in the snapshot), "
+        f"median of {args.repeats} after a warm-up"
+    )
     print(f"{'suite':<20} {'engine':<7} {'checks':>6} {'seconds':>8} {'rows/s':>10} {'success':>8}")
     for label, engine, seconds, result in table:
         checks = result.statistics["evaluated_expectations"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from nightshift.assets import CHURN_SCORES, DAY_FEATURES
-from nightshift.runtime import default_args
+from nightshift.airflow.assets import CHURN_SCORES, DAY_FEATURES
+from nightshift.airflow.context import default_args
 
 
 @dag(
@@ -38,38 +38,37 @@ from nightshift.runtime import default_args
 def nightly_scoring():
     @task
     def validate_raw(**context) -> dict:
-        from nightshift.config import data_dir, quarantine_dir
-        from nightshift.params import load_params
-        from nightshift.quality_gate import gate_raw_day
-        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.config import data_dir, load_params, quarantine_dir
+        from nightshift.quality.gate import gate_raw_day
 
         with final_on_bad_data():
             return gate_raw_day(run_date(context), data_dir(), warehouse_url(), quarantine_dir(), load_params()["quality"]["row_count"])
 
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
-        from nightshift.config import data_dir, quarantine_dir, work_dir
-        from nightshift.jobs import scoring_features
-        from nightshift.params import load_params
-        from nightshift.quality_gate import gate_parquet, suite_parameters
-        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
+        from nightshift.features.jobs import scoring_features
+        from nightshift.quality.gate import gate_parquet
+        from nightshift.quality.suites import suite_parameters
 
         p = load_params()
         day = run_date(context)
         out = work_dir() / "features" / f"score_date={day.isoformat()}"
         result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"])
         with final_on_bad_data():
-            gate_parquet("features", spark, out, day, suite_parameters(p["quality"])["features"], warehouse_url(), quarantine_dir())
+            params = suite_parameters(p["quality"])["features"]
+            gate_parquet("features", spark, out, day, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"])
         return result
 
     @task.pyspark(conn_id="spark_default", outlets=[CHURN_SCORES])
     def score(features: dict, spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.config import work_dir
-        from nightshift.params import load_params
-        from nightshift.runtime import run_date, warehouse_url
-        from nightshift.score import score_day
+        from nightshift.airflow.context import run_date, warehouse_url
+        from nightshift.config import load_params, work_dir
+        from nightshift.scoring.score import score_day
 
         p = load_params()
         day = run_date(context)

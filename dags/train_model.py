@@ -25,8 +25,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from nightshift.assets import CHAMPION_MODEL, TRAINING_SET
-from nightshift.runtime import default_args
+from nightshift.airflow.assets import CHAMPION_MODEL, TRAINING_SET
+from nightshift.airflow.context import default_args
 
 
 @dag(
@@ -54,7 +54,10 @@ from nightshift.runtime import default_args
             minimum=0,
             maximum=0.2,
             title="Gate margin",
-            description="How much the challenger must beat the champion by on the gate metric, 0 to 0.2. Empty: gate.min_improvement of params.yaml.",
+            description=(
+                "How much the challenger must beat the champion by on the gate metric, 0 to 0.2. "
+                "Empty: gate.min_improvement of params.yaml."
+            ),
         ),
         "force_promote": Param(
             False,
@@ -69,12 +72,12 @@ def train_model():
     def build_training_set(spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.config import data_dir, quarantine_dir, work_dir
-        from nightshift.jobs import training_set
-        from nightshift.params import load_params
-        from nightshift.quality_gate import gate_parquet, suite_parameters
-        from nightshift.runtime import final_on_bad_data, run_date, warehouse_url
-        from nightshift.train import effective_params
+        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
+        from nightshift.features.jobs import training_set
+        from nightshift.model.train import effective_params
+        from nightshift.quality.gate import gate_parquet
+        from nightshift.quality.suites import suite_parameters
 
         p = effective_params(load_params(), window_days=context["params"]["window_days"])
         as_of = run_date(context)
@@ -90,15 +93,17 @@ def train_model():
         )
         with final_on_bad_data():
             params = suite_parameters(p["quality"])["training_set"]
-            gate_parquet("training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir())
+            gate_parquet(
+                "training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"]
+            )
         return result
 
     @task
     def train(training: dict, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.params import load_params
-        from nightshift.train import effective_params, train_model
+        from nightshift.config import load_params
+        from nightshift.model.train import effective_params, train_model
 
         run = context["params"]
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])

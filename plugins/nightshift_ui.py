@@ -16,7 +16,7 @@ def _data_docs_app():
     from fastapi import FastAPI
     from fastapi.staticfiles import StaticFiles
 
-    from nightshift.quality import data_docs_index
+    from nightshift.quality.validation import data_docs_index
 
     app = FastAPI(title="nightshift data docs")
     # check_dir=False: the folder appears with the first validation, after the server starts.

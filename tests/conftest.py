@@ -18,8 +18,8 @@ os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nightshift-airflow-home-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
 
+from nightshift.local.embedded_pg import start_embedded, stop_embedded
 from tests.pg_helpers import free_port
-from nightshift.embedded_pg import start_embedded, stop_embedded
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def pg_url(embedded_pg: EmbeddedPg) -> str:
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for every test that needs Spark (the JVM starts once)."""
-    from nightshift.spark import local_session
+    from nightshift.features.spark_session import local_session
 
     # py4j logs from a finaliser at interpreter exit, after logging has shut down.
     logging.getLogger("py4j").setLevel(logging.WARNING)

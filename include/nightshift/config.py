@@ -1,13 +1,14 @@
 """Deployment settings: environment variables with project-local defaults.
 
-Tunables live in params.yaml (see nightshift.params); secrets only in Airflow
-Connections or a git-ignored .env. Nothing here reads a network or a database.
+Tunables live in params.yaml (`load_params`); secrets only in Airflow Connections or a
+git-ignored .env. Nothing here reads a network or a database.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def project_home() -> Path:
@@ -55,6 +56,12 @@ def mlflow_artifact_root() -> str:
     return Path(root).resolve().as_uri() if "://" not in root else root
 
 
-def pgdata_dir() -> Path:
-    """Folder of the embedded PostgreSQL used when no database URL is configured."""
-    return Path(os.environ.get("NIGHTSHIFT_PGDATA", project_home() / ".pgdata")).resolve()
+def load_params(path: Path | None = None) -> dict[str, Any]:
+    """params.yaml: the pipeline's tunables, sectioned per stage."""
+    import yaml
+
+    p = path or params_path()
+    if not p.exists():
+        raise FileNotFoundError(f"params file not found: {p} (set NIGHTSHIFT_PARAMS or run from the project root)")
+    with p.open() as fh:
+        return yaml.safe_load(fh)

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from nightshift.airflow_env import airflow_env, dag_test, migrate
-from nightshift.generate import generate
+from nightshift.local.airflow_env import airflow_env, dag_test, migrate
+from nightshift.local.generate import generate
 
 CUSTOMERS, DAYS, START = 400, 120, date(2026, 3, 1)
 

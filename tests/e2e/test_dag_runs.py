@@ -9,8 +9,8 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from nightshift.airflow_env import dag_test
-from nightshift.warehouse import read_scores
+from nightshift.local.airflow_env import dag_test
+from nightshift.warehouse.readers import read_scores
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def test_train_then_score_lands_every_active_customer(trained, pg_url: str, monk
 
     # The registry really holds a champion, and it is the version the rows carry.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
-    from nightshift.registry import serving_model
+    from nightshift.model.registry import serving_model
 
     champion = serving_model("churn_xgb")
     assert champion.version == "1"
@@ -48,14 +48,28 @@ def test_train_then_score_lands_every_active_customer(trained, pg_url: str, monk
     assert {("raw_events", True), ("raw_customers", True), ("features", True), ("training_set", True)} <= recorded
 
 
+def _succeeded_runs(url: str, day: date) -> list[int]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' ORDER BY id", (day,))
+        return [row[0] for row in cur.fetchall()]
+
+
 def test_rerun_of_a_date_replaces_its_rows(trained, pg_url: str) -> None:
     stack = trained
     day, env = stack["day"], stack["env"]
     before = read_scores(pg_url, day)
-    assert len(before) > 0, "runs after test_train_then_score_lands_every_active_customer"
+    runs_before = _succeeded_runs(pg_url, day)
+    assert len(before) > 0 and runs_before, "runs after test_train_then_score_lands_every_active_customer"
     dag_test("nightly_scoring", day, env, stack["root"] / "logs" / "nightly_scoring_rerun.log")
     after = read_scores(pg_url, day)
-    assert len(after) == len(before)
+    runs_after = _succeeded_runs(pg_url, day)
+
+    # One more succeeded scoring run for the date, and every row is that run's: written again, not left alone.
+    assert len(runs_after) == len(runs_before) + 1
+    assert after["scored_at"].nunique() == 1
+    assert after["scored_at"].iloc[0] > before["scored_at"].max()
+    # Same data, same champion: the same customers with the same probabilities, once each.
+    assert len(after) == len(before) == after["customer_id"].nunique()
     merged = before.merge(after, on="customer_id", suffixes=("_before", "_after"))
     assert len(merged) == len(before)
     assert (merged["churn_probability_before"] == merged["churn_probability_after"]).all()

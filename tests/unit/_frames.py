@@ -1,4 +1,4 @@
-"""Tiny hand-built landing-zone frames with the raw data contract's exact types (DESIGN.md)."""
+"""Tiny hand-built landing-zone frames with the raw data contract's exact types (nightshift.contract)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-EVENTS_DDL = (
-    "customer_id long, event_date date, sessions int, minutes double, support_tickets int, failed_payments int"
-)
-CUSTOMERS_DDL = (
-    "snapshot_date date, customer_id long, signup_date date, plan string, region string, "
-    "monthly_fee double, churn_date date"
-)
+EVENTS_DDL = "customer_id long, event_date date, sessions int, minutes double, support_tickets int, failed_payments int"
+CUSTOMERS_DDL = "snapshot_date date, customer_id long, signup_date date, plan string, region string, monthly_fee double, churn_date date"
 
 
 def day(base: date, offset: int) -> date:

@@ -1,0 +1,78 @@
+"""Spark jobs: the feature set of a scoring day and the labelled training set.
+
+Both take a SparkSession from the caller (Airflow's Spark provider, a test fixture or
+`nightshift` on the command line), read the landing zone and write Parquet, returning
+references (path, rows) rather than data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nightshift.features.point_in_time import build_features, build_labels, labelled_dates, read_customers, read_events
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+def _snapshot_dates(spark: SparkSession, data_dir: Path) -> list[date]:
+    from pyspark.sql import functions as F
+
+    rows = read_customers(spark, data_dir).select("snapshot_date").distinct().orderBy(F.col("snapshot_date")).collect()
+    return [r[0] for r in rows]
+
+
+def scoring_features(spark: SparkSession, data_dir: Path, day: date, out_dir: Path, windows: Sequence[int]) -> dict[str, Any]:
+    """Features of every customer active on `day`, written to `out_dir` (replaced)."""
+    from pyspark.sql import functions as F
+
+    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") == F.lit(day))
+    if customers.limit(1).count() == 0:
+        raise FileNotFoundError(f"no customers snapshot for {day} under {data_dir / 'customers'}")
+    features = build_features(read_events(spark, data_dir), customers, [day], windows)
+    features.coalesce(1).write.mode("overwrite").parquet(str(out_dir))
+    rows = spark.read.parquet(str(out_dir)).count()
+    log.info("scoring features for %s: %d customers -> %s", day, rows, out_dir)
+    return {"path": str(out_dir), "rows": rows, "day": day.isoformat()}
+
+
+def training_set(
+    spark: SparkSession,
+    data_dir: Path,
+    as_of: date,
+    out_dir: Path,
+    windows: Sequence[int],
+    horizon_days: int,
+    every_days: int,
+    window_days: int,
+) -> dict[str, Any]:
+    """Features joined with known labels for weekly snapshot dates up to `as_of`."""
+    from pyspark.sql import functions as F
+
+    dates = labelled_dates(_snapshot_dates(spark, data_dir), as_of, horizon_days, every_days, window_days)
+    if len(dates) < 2:
+        raise ValueError(
+            f"not enough labelled history under {data_dir}: need snapshots at least {horizon_days} days "
+            f"before {as_of} on two or more dates (found {len(dates)})"
+        )
+    # Nothing landed after the run's date takes part, not even in labels.
+    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(as_of))
+    features = build_features(read_events(spark, data_dir), customers, dates, windows)
+    labels = build_labels(customers, dates, horizon_days)
+    labelled = features.join(labels, on=["as_of_date", "customer_id"], how="inner")
+    labelled.coalesce(1).write.mode("overwrite").parquet(str(out_dir))
+    stats = spark.read.parquet(str(out_dir)).agg(F.count("*").alias("rows"), F.avg("label").alias("label_rate")).first()
+    result = {
+        "path": str(out_dir),
+        "rows": int(stats["rows"]),
+        "label_rate": float(stats["label_rate"] or 0.0),
+        "dates": [d.isoformat() for d in dates],
+    }
+    log.info("training set as of %s: %d rows over %d dates, label rate %.3f", as_of, result["rows"], len(dates), result["label_rate"])
+    return result

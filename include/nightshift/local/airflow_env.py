@@ -1,0 +1,92 @@
+"""The environment a project-local Airflow runs in, and `airflow dags test` on top of it.
+
+AIRFLOW_HOME, the DAG and plugin folders and the connections (`spark_default`, the
+warehouse) all come from environment variables, so nothing is set up by hand and an
+already exported variable always wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from nightshift.config import project_home
+from nightshift.features.spark_session import LOCAL_CONF
+
+log = logging.getLogger(__name__)
+
+
+def airflow_bin() -> str:
+    """The `airflow` script of the running interpreter's environment."""
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def airflow_env(warehouse_url: str, base: Mapping[str, str] | None = None, home: Path | None = None) -> dict[str, str]:
+    root = home or project_home()
+    env = dict(os.environ if base is None else base)
+    spark_conn = {"conn_type": "spark", "host": os.environ.get("NIGHTSHIFT_SPARK_MASTER", "local[2]"), "extra": LOCAL_CONF}
+    defaults = {
+        "NIGHTSHIFT_HOME": str(root),
+        "AIRFLOW_HOME": str(root / ".airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
+        "AIRFLOW_CONN_WAREHOUSE": warehouse_url,
+        # Spark's Python workers (mapInPandas scoring) need the environment nightshift is installed in.
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return env
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """Create or upgrade the Airflow metadata database (SQLite under AIRFLOW_HOME by default)."""
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    _run([airflow_bin(), "db", "migrate"], env, "airflow db migrate")
+
+
+def dag_test(dag_id: str, logical_date: date, env: Mapping[str, str], log_file: Path | None = None) -> None:
+    """Run one DAG run in-process with `airflow dags test`; raise if it does not succeed."""
+    _run([airflow_bin(), "dags", "test", dag_id, logical_date.isoformat()], env, f"dag {dag_id} for {logical_date}", log_file)
+
+
+def dag_run_state(output: str) -> str | None:
+    """The final state of the DAG run `airflow dags test` printed, or None when it printed none."""
+    finished = [line for line in output.splitlines() if "DagRun Finished" in line]
+    if not finished:
+        return None
+    match = re.search(r"\bstate=(\w+)", finished[-1])
+    return match.group(1) if match else None
+
+
+def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | None = None) -> None:
+    log.info("running %s", " ".join(cmd))
+    proc = subprocess.run(cmd, env=dict(env), capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(output)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{_tail(output)}")
+    # `airflow dags test` can exit 0 when a task failed, or print no run at all (a DAG that did not
+    # parse): only a final state line that says success is a success.
+    if cmd[1:3] == ["dags", "test"]:
+        state = dag_run_state(output)
+        if state != "success":
+            said = "no 'DagRun Finished' line" if state is None else f"state={state}"
+            raise RuntimeError(f"{what} failed ({said}):\n{_tail(output)}")
+
+
+def _tail(output: str, lines: int = 60) -> str:
+    return "\n".join(output.splitlines()[-lines:])

@@ -1,0 +1,231 @@
+"""The `nightshift` command line: generate data, run the demo, reach the warehouse and Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+log = logging.getLogger("nightshift")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from nightshift.config import data_dir
+    from nightshift.local.badinput import corrupt_day
+    from nightshift.local.generate import generate
+
+    result = generate(
+        Path(args.out) if args.out else data_dir(),
+        customers=args.customers,
+        days=args.days,
+        start_date=args.start_date,
+        seed=args.seed,
+        drift_from=args.drift_from,
+    )
+    if args.bad:
+        bad_day = args.bad_date or result.end_date
+        corrupt_day(result.data_dir, bad_day, args.bad)
+        print(f"made {bad_day} bad: {args.bad}")
+    print(
+        f"wrote {args.days} days ({result.start_date}..{result.end_date}) of {result.customers} customers, "
+        f"{result.event_rows} event rows, to {result.data_dir}"
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from nightshift.local.database import database_url
+    from nightshift.local.embedded_pg import start_embedded, stop_embedded
+
+    if args.action == "stop":
+        stop_embedded()
+        print("embedded PostgreSQL stopped")
+    elif args.action == "start":
+        print(start_embedded())
+    else:
+        print(database_url())
+    return 0
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    from nightshift.local.database import database_url
+    from nightshift.warehouse.readers import read_scores
+
+    frame = read_scores(database_url(), args.date)
+    print(f"{len(frame)} rows in churn_scores for {args.date}")
+    if len(frame):
+        print(frame.sort_values("churn_probability", ascending=False).head(args.top).to_string(index=False))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
+    from nightshift.local.airflow_env import airflow_bin, airflow_env
+    from nightshift.local.database import database_url
+
+    env = airflow_env(database_url())
+    argv = args.airflow_args[1:] if args.airflow_args[:1] == ["--"] else args.airflow_args
+    os.execve(airflow_bin(), [airflow_bin(), *argv], env)
+    return 0  # not reached
+
+
+def cmd_suites(args: argparse.Namespace) -> int:
+    from nightshift.config import load_params
+    from nightshift.quality.suites import write_feature_suites
+    from nightshift.quality.validation import gx_context_dir
+
+    changed = write_feature_suites(gx_context_dir(), load_params())
+    for path in changed:
+        print(f"rewrote {path}")
+    if not changed:
+        print("the features and training_set suites already match params.yaml")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from nightshift.local.demo import run_demo
+
+    run_demo(Path(args.logs) if args.logs else None)
+    return 0
+
+
+def _model_context() -> tuple[str, object]:
+    from nightshift.config import load_params
+    from nightshift.model.registry import Aliases
+
+    model = load_params()["model"]
+    return model["name"], Aliases.from_params(model)
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from nightshift.config import mlflow_tracking_uri
+    from nightshift.model.lifecycle import KEY_METRICS, list_versions
+
+    name, _ = _model_context()
+    rows = list_versions(name)
+    print(f"{name} in {mlflow_tracking_uri()}")
+    short = {"expected_calibration_error": "ece"}
+    header = f"{'version':>7}  {'aliases':<28} {'created (UTC)':<16}  {'gate':<14}" + "".join(f"{short.get(m, m):>9}" for m in KEY_METRICS)
+    print(header)
+    for row in rows:
+        metrics = "".join(f"{row.metrics[m]:>9.4f}" if m in row.metrics else f"{'-':>9}" for m in KEY_METRICS)
+        print(f"{row.version:>7}  {','.join(row.aliases) or '-':<28} {row.created:<16}  {row.gate or '-':<14}{metrics}")
+    return 0
+
+
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    from nightshift.model.lifecycle import promote
+
+    name, aliases = _model_context()
+    previous = promote(name, args.version, aliases, args.reason)
+    if previous == args.version:
+        print(f"{name} version {args.version} is already {aliases.champion}")
+    else:
+        print(f"{name} {aliases.champion}: version {previous or '-'} -> {args.version}")
+    return 0
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from nightshift.model.lifecycle import rollback
+
+    name, aliases = _model_context()
+    done = rollback(name, aliases, args.reason)
+    print(f"{name} {aliases.champion}: version {done.from_version} -> {done.to_version} (rolled back in {done.seconds:.2f} s)")
+    return 0
+
+
+def cmd_model_lineage(args: argparse.Namespace) -> int:
+    import json
+
+    from nightshift.model.lifecycle import lineage
+
+    name, _ = _model_context()
+    print(json.dumps(lineage(name, args.version), indent=2, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nightshift.config import load_params
+    from nightshift.local.badinput import BAD_KINDS
+
+    gen_defaults = load_params()["generate"]
+    parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a seeded synthetic landing zone (raw data contract)")
+    gen.add_argument("--customers", type=int, default=gen_defaults["customers"])
+    gen.add_argument("--days", type=int, default=gen_defaults["days"])
+    gen.add_argument("--start-date", type=_date, default=_date(str(gen_defaults["start_date"])))
+    gen.add_argument("--seed", type=int, default=gen_defaults["seed"])
+    gen.add_argument("--drift-from", type=_date, default=None, help="shift behaviour from this date on")
+    gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    gen.add_argument("--bad", choices=sorted(BAD_KINDS), default=None, help="make one day bad in this way")
+    gen.add_argument("--bad-date", type=_date, default=None, help="the day --bad corrupts (default: the last day)")
+    gen.set_defaults(func=cmd_generate)
+
+    db = sub.add_parser("db", help="the scores database: print its URL, or start/stop the embedded server")
+    db.add_argument("action", choices=["url", "start", "stop"], nargs="?", default="url")
+    db.set_defaults(func=cmd_db)
+
+    scores = sub.add_parser("scores", help="show a date's rows in churn_scores")
+    scores.add_argument("date", type=_date)
+    scores.add_argument("--top", type=int, default=10)
+    scores.set_defaults(func=cmd_scores)
+
+    af = sub.add_parser("airflow", help="run the airflow CLI in the project's environment, e.g. `nightshift airflow standalone`")
+    af.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    af.set_defaults(func=cmd_airflow)
+
+    model = sub.add_parser("model", help="the registered churn model: list versions, promote, roll back, show lineage")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    listing = model_sub.add_parser("list", help="versions, newest first, with aliases, gate outcome and key metrics")
+    listing.set_defaults(func=cmd_model_list)
+    prom = model_sub.add_parser("promote", help="make VERSION champion now, without the gate (the old one stays rollback-able)")
+    prom.add_argument("version")
+    prom.add_argument("--reason", default="manual promotion (nightshift model promote)")
+    prom.set_defaults(func=cmd_model_promote)
+    back = model_sub.add_parser("rollback", help="move champion back to the previous champion (no retraining)")
+    back.add_argument("--reason", default="manual rollback (nightshift model rollback)")
+    back.set_defaults(func=cmd_model_rollback)
+    lin = model_sub.add_parser("lineage", help="VERSION's run, data fingerprint, git commit, params and gate verdict")
+    lin.add_argument("version")
+    lin.set_defaults(func=cmd_model_lineage)
+
+    suites = sub.add_parser(
+        "suites", help="rewrite the GX features and training_set suites from params.yaml (features.windows_days, quality)"
+    )
+    suites.set_defaults(func=cmd_suites)
+
+    demo = sub.add_parser("demo", help="generate data, run train_model and nightly_scoring, print a summary")
+    demo.add_argument("--logs", default=None, help="folder for the DAG runs' output (default data/logs)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    started = time.monotonic()
+    try:
+        return args.func(args)
+    except (ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
+        print(f"nightshift {args.command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        log.info("%s took %.1f s", args.command, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Seeded synthetic landing zone for a subscription business, in the raw data contract.
+
+Each customer carries a hidden churn propensity that drives both its daily hazard of
+cancelling and its behaviour (fewer sessions and minutes, more support tickets and
+failed payments, and a fading engagement over the weeks before it cancels), so a model
+trained on the behavioural features can learn something real.
+
+`drift_from` shifts behaviour from that date on (usage grows, fees rise 10 %) and
+leaves every day before it exactly as without drift, for drift monitoring to detect.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nightshift.contract import (
+    PLANS,
+    REGIONS,
+    customers_file_schema,
+    customers_partition,
+    events_file_schema,
+    events_partition,
+)
+
+log = logging.getLogger(__name__)
+
+PLAN_FEES = {"basic": 9.99, "standard": 19.99, "premium": 34.99}
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    data_dir: Path
+    start_date: date
+    end_date: date
+    customers: int
+    event_rows: int
+    churned: int
+
+
+def _simulate(customers: int, days: int, start: date, seed: int, drift_from: date | None):
+    rng = np.random.default_rng(seed)
+    n = customers
+    # Ids are deliberately not 0..n-1: user data has arbitrary keys.
+    ids = np.sort(rng.choice(np.arange(100_000, 100_000 + 20 * n), size=n, replace=False)).astype(np.int64)
+    plan_idx = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
+    region_idx = rng.choice(4, size=n)
+    propensity = rng.normal(0.0, 1.0, size=n) + np.array([0.4, 0.0, -0.4])[plan_idx] + np.array([0.0, 0.2, -0.1, 0.1])[region_idx]
+
+    # Two thirds are already customers when the data starts, the rest sign up during it.
+    existing = rng.random(n) < 0.67
+    signup_offset = np.where(existing, -rng.integers(30, 720, size=n), rng.integers(0, max(days - 1, 1), size=n))
+
+    # Daily hazard of cancelling: about 5-7 % a month on average, far higher for high propensity.
+    hazard = 1.0 / (1.0 + np.exp(-(-7.2 + 1.3 * propensity)))
+    first_day = np.maximum(signup_offset, 0)
+    churn_after = rng.geometric(hazard)  # days after first observed day
+    churn_offset = first_day + churn_after
+    churn_offset = np.where(churn_offset < days, churn_offset, np.iinfo(np.int32).max)
+
+    day_idx = np.arange(days)
+    alive = (day_idx[None, :] >= signup_offset[:, None]) & (day_idx[None, :] < churn_offset[:, None])
+    # Engagement fades over the 45 days before cancelling.
+    days_to_churn = np.clip(churn_offset[:, None] - day_idx[None, :], 0, 45)
+    fade = 0.35 + 0.65 * days_to_churn / 45.0
+    base_activity = 1.0 / (1.0 + np.exp(-(0.6 - 0.8 * propensity)))
+    p_active = np.clip(base_activity[:, None] * fade, 0.02, 0.98)
+    active = alive & (rng.random((n, days)) < p_active)
+
+    lam = np.exp(0.9 - 0.35 * propensity)[:, None] * fade
+    sessions = np.maximum(rng.poisson(lam), 1)
+    if drift_from is not None:
+        # Extra sessions come from a separate stream, so not one draw before the drift date moves.
+        extra = np.random.default_rng(seed + 1).poisson(0.6 * lam)
+        sessions = np.where(day_idx[None, :] >= (drift_from - start).days, sessions + extra, sessions)
+    minutes = np.round(sessions * rng.gamma(4.0, 6.0, size=(n, days)) * (1.0 - 0.1 * propensity[:, None]).clip(0.3), 2)
+    tickets = rng.poisson(np.clip(0.03 * np.exp(0.7 * propensity), 0, 1)[:, None] * (2.0 - fade))
+    failed = rng.poisson(np.clip(0.01 * np.exp(0.9 * propensity), 0, 1)[:, None] * (2.0 - fade))
+    minutes = np.maximum(minutes, 0.0)
+
+    fees = np.array([PLAN_FEES[p] for p in PLANS])[plan_idx] * rng.uniform(0.9, 1.1, size=n)
+    return ids, plan_idx, region_idx, signup_offset, churn_offset, fees.round(2), active, sessions, minutes, tickets, failed
+
+
+def _write_partition(table: pa.Table, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "part-0.parquet")
+
+
+def generate(
+    data_dir: Path,
+    customers: int = 5000,
+    days: int = 180,
+    start_date: date = date(2026, 1, 1),
+    seed: int = 7,
+    drift_from: date | None = None,
+) -> GenerateResult:
+    """Write `days` daily partitions of events and customer snapshots under `data_dir`."""
+    if customers < 1 or days < 1:
+        raise ValueError(f"customers and days must be >= 1 (got customers={customers}, days={days})")
+    (ids, plan_idx, region_idx, signup_offset, churn_offset, fees, active, sessions, minutes, tickets, failed) = _simulate(
+        customers, days, start_date, seed, drift_from
+    )
+    base = np.datetime64(start_date.isoformat(), "D")
+    signup = base + signup_offset.astype("timedelta64[D]")
+    churned_ever = churn_offset < days
+    churn = np.where(churned_ever, base + np.where(churned_ever, churn_offset, 0).astype("timedelta64[D]"), np.datetime64("NaT"))
+    plan = np.array(PLANS, dtype=object)[plan_idx]
+    region = np.array(REGIONS, dtype=object)[region_idx]
+
+    event_rows = 0
+    for d in range(days):
+        day = start_date + timedelta(days=d)
+        rows = np.nonzero(active[:, d])[0]
+        events = pa.table(
+            {
+                "customer_id": ids[rows],
+                "sessions": sessions[rows, d].astype(np.int32),
+                "minutes": minutes[rows, d].astype(np.float64),
+                "support_tickets": tickets[rows, d].astype(np.int32),
+                "failed_payments": failed[rows, d].astype(np.int32),
+            },
+            schema=events_file_schema(),
+        )
+        _write_partition(events, events_partition(data_dir, day))
+        event_rows += len(rows)
+
+        known = signup_offset <= d
+        churn_known = churned_ever & (churn_offset <= d)
+        # A price rise from the drift date on.
+        fee_factor = 1.1 if drift_from is not None and day >= drift_from else 1.0
+        snapshot = pd.DataFrame(
+            {
+                "customer_id": ids[known],
+                "signup_date": signup[known],
+                "plan": plan[known],
+                "region": region[known],
+                "monthly_fee": (fees[known] * fee_factor).round(2),
+                "churn_date": np.where(churn_known[known], churn[known], np.datetime64("NaT")),
+            }
+        )
+        _write_partition(
+            pa.Table.from_pandas(snapshot, schema=customers_file_schema(), preserve_index=False),
+            customers_partition(data_dir, day),
+        )
+
+    result = GenerateResult(
+        data_dir=data_dir,
+        start_date=start_date,
+        end_date=start_date + timedelta(days=days - 1),
+        customers=customers,
+        event_rows=event_rows,
+        churned=int(churned_ever.sum()),
+    )
+    log.info("generated %s", result)
+    return result

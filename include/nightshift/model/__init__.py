@@ -1,0 +1,9 @@
+"""The churn model: training, evaluation, plots, lineage, the registry and the champion/challenger gate.
+
+- `split`: the time split (train | gap | validation | gap | evaluation).
+- `train`: fit, evaluate, log to MLflow, register as challenger, put through the gate.
+- `evaluation`, `plots`: metrics, reference distributions and figures of a labelled window.
+- `lineage`: the training data's fingerprint and the git commit.
+- `registry`: the MLflow store, aliases, champion history and rollback.
+- `gate`: the gate's verdict (pure); `lifecycle`: applying it, and `nightshift model ...`.
+"""

@@ -1,0 +1,204 @@
+"""Registry operations of the model lifecycle: applying the gate's verdict, scoring the champion on a
+challenger's window, and what `nightshift model list|promote|rollback|lineage` do.
+
+A newly trained version becomes `challenger`; the gate (`nightshift.model.gate`, pure) decides,
+and `apply_decision` writes the verdict as tags on the version and moves `champion` if it passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from nightshift.model.evaluation import evaluation_metrics
+from nightshift.model.gate import GateDecision
+from nightshift.model.registry import Aliases, champion_history, model_version, registry_client, rollback_champion, set_champion
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+
+
+def apply_decision(client: MlflowClient, name: str, decision: GateDecision, aliases: Aliases) -> None:
+    """Write the verdict as tags on the version and move `champion` if it passed."""
+    tags = {
+        "gate.outcome": decision.outcome,
+        "gate.reason": decision.reason,
+        "gate.metric": decision.metric,
+        "gate.challenger_value": "" if decision.challenger_value is None else f"{decision.challenger_value:.6f}",
+        "gate.champion_version": decision.champion_version or "",
+        "gate.champion_value": "" if decision.champion_value is None else f"{decision.champion_value:.6f}",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, decision.version, key, value)
+    if decision.promoted:
+        set_champion(client, name, decision.version, aliases, f"gate: {decision.outcome}")
+    else:
+        log.warning("%s version %s stays %s: %s", name, decision.version, aliases.challenger, decision.reason)
+
+
+def champion_label_overlap(client: MlflowClient, champion: ModelVersion, eval_start, horizon_days: int) -> str | None:
+    """Why the champion cannot be judged fairly on an evaluation window from `eval_start`, or None.
+
+    A champion whose training labels reach into the window has seen its outcomes (a
+    backfill run, or a champion trained before the gap existed) and would win unfairly.
+    """
+    import pandas as pd
+
+    train_dates = client.get_run(champion.run_id).data.params.get("train_dates", "") if champion.run_id else ""
+    match = re.search(r"\.\.(\d{4}-\d{2}-\d{2})", train_dates)
+    if match is None:
+        log.warning("champion version %s does not record its training dates: compared without the overlap check", champion.version)
+        return None
+    labels_end = pd.Timestamp(match.group(1)) + pd.Timedelta(days=horizon_days)
+    if labels_end > pd.Timestamp(eval_start):
+        return (
+            f"champion version {champion.version} trained on labels up to {labels_end.date()}, inside this evaluation "
+            f"window from {pd.Timestamp(eval_start).date()}: it cannot be compared fairly"
+        )
+    return None
+
+
+def champion_probabilities(name: str, version: str, frame) -> tuple[Any, str | None]:
+    """The champion's churn probabilities for `frame`, or None and why it cannot score it.
+
+    The champion reads the inputs of its own signature, so a challenger that adds a
+    feature can still be compared; a champion that needs a column the frame lacks cannot.
+    """
+    import mlflow
+
+    uri = f"models:/{name}/{version}"
+    signature = mlflow.models.get_model_info(uri).signature
+    if signature is None:
+        return None, f"champion version {version} has no signature: its inputs are unknown"
+    inputs = signature.inputs.input_names()
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        return None, f"champion version {version} cannot score this evaluation window: it lacks inputs {missing}"
+    model = mlflow.xgboost.load_model(uri)
+    return model.predict_proba(frame[inputs])[:, 1], None
+
+
+def champion_on_window(
+    client: MlflowClient, name: str, champion: ModelVersion, frame, horizon_days: int, calibration_bins: int
+) -> tuple[dict[str, float] | None, str | None]:
+    """The champion's metrics on the challenger's labelled evaluation window, or None and why not."""
+    problem = champion_label_overlap(client, champion, frame["as_of_date"].min(), horizon_days)
+    if problem is not None:
+        return None, problem
+    scores, problem = champion_probabilities(name, str(champion.version), frame)
+    if scores is None:
+        return None, problem
+    return evaluation_metrics(frame, frame["label"], scores, calibration_bins), None
+
+
+# ---- `nightshift model ...`: list, promote, rollback, lineage ----------------------------
+
+KEY_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    aliases: list[str]
+    run_id: str
+    created: str
+    gate: str
+    metrics: dict[str, float]
+
+
+def _versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise LookupError(f"no versions of model {name!r} in the registry: run the train_model DAG first")
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def _aliases_by_version(client: MlflowClient, name: str) -> dict[str, list[str]]:
+    # search_model_versions leaves ModelVersion.aliases empty; the registered model has them all.
+    out: dict[str, list[str]] = {}
+    for alias, version in client.get_registered_model(name).aliases.items():
+        out.setdefault(str(version), []).append(alias)
+    return {version: sorted(names) for version, names in out.items()}
+
+
+def _utc(millis: int | None) -> str:
+    from datetime import datetime
+
+    return "" if millis is None else datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def list_versions(name: str) -> list[VersionRow]:
+    """Every version, newest first, with its aliases, gate outcome and key metrics."""
+    client = registry_client()
+    aliases = _aliases_by_version(client, name)
+    rows = []
+    for v in _versions(client, name):
+        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
+        rows.append(
+            VersionRow(
+                version=str(v.version),
+                aliases=aliases.get(str(v.version), []),
+                run_id=v.run_id or "",
+                created=_utc(v.creation_timestamp),
+                gate=v.tags.get("gate.outcome", ""),
+                metrics={k: metrics[k] for k in KEY_METRICS if k in metrics},
+            )
+        )
+    return rows
+
+
+def promote(name: str, version: str, aliases: Aliases, reason: str) -> str | None:
+    """Make `version` champion by hand (no gate); returns the version it replaced."""
+    client = registry_client()
+    previous = set_champion(client, name, str(version), aliases, reason)
+    if previous != str(version):
+        client.set_model_version_tag(name, str(version), "champion.manual", "true")
+    return previous
+
+
+@dataclass(frozen=True)
+class Rollback:
+    from_version: str
+    to_version: str
+    seconds: float  # the registry calls only: no model is loaded, copied or retrained
+
+
+def rollback(name: str, aliases: Aliases, reason: str) -> Rollback:
+    """Move `champion` back to the previous champion, timed."""
+    client = registry_client()
+    started = time.monotonic()
+    from_version, to_version = rollback_champion(client, name, aliases, reason)
+    return Rollback(from_version, to_version, time.monotonic() - started)
+
+
+def lineage(name: str, version: str) -> dict[str, Any]:
+    """Where a version came from: run, data fingerprint, git commit, params, gate verdict."""
+    client = registry_client()
+    v = model_version(client, name, version)
+    run = client.get_run(v.run_id)
+    params = run.data.params
+    data = {k.removeprefix("data."): val for k, val in params.items() if k.startswith("data.")}
+    return {
+        "model": name,
+        "version": str(v.version),
+        "aliases": _aliases_by_version(client, name).get(str(v.version), []),
+        "was_champion": str(v.version) in champion_history(client, name),
+        "run_id": v.run_id,
+        "experiment_id": run.info.experiment_id,
+        "run_started_utc": _utc(run.info.start_time),
+        "source": v.source,
+        "data": data,
+        "git": {"commit": run.data.tags.get("git.commit", "unknown"), "dirty": run.data.tags.get("git.dirty", "unknown")},
+        "training_set": run.data.tags.get("training_set", ""),
+        "params": {k: val for k, val in sorted(params.items()) if not k.startswith("data.")},
+        "gate": {k.removeprefix("gate."): val for k, val in sorted(v.tags.items()) if k.startswith("gate.")},
+        "champion_tags": {k: val for k, val in sorted(v.tags.items()) if k.startswith("champion.")},
+        "metrics": {k: run.data.metrics[k] for k in KEY_METRICS if k in run.data.metrics},
+    }

@@ -1,0 +1,61 @@
+"""What a model was built from: the training data's fingerprint and the code's git commit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from nightshift.features.columns import KEYS
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = "unknown"
+
+
+def data_fingerprint(frame) -> dict[str, Any]:
+    """Row count, snapshot date range and a content hash of a training set.
+
+    The hash covers column names, types and values in key order, so it does not depend
+    on how Spark happened to split or order the Parquet files: the same rows give the
+    same hash, one changed value gives another.
+    """
+    import pandas as pd
+
+    ordered = frame.sort_values(list(KEYS), kind="mergesort").reset_index(drop=True)
+    # Dates hash by their ISO text: a column of datetime.date and one of datetime64 give one hash.
+    hashable = ordered.assign(as_of_date=pd.to_datetime(ordered["as_of_date"]).dt.strftime("%Y-%m-%d"))
+    digest = hashlib.sha256()
+    digest.update("|".join(f"{c}:{hashable[c].dtype}" for c in hashable.columns).encode())
+    digest.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())
+    dates = pd.to_datetime(ordered["as_of_date"])
+    return {
+        "rows": int(len(ordered)),
+        "date_min": dates.min().date().isoformat() if len(ordered) else None,
+        "date_max": dates.max().date().isoformat() if len(ordered) else None,
+        "dates": int(dates.nunique()),
+        "sha256": digest.hexdigest(),
+    }
+
+
+def git_commit(home: Path) -> dict[str, str]:
+    """HEAD of the checkout at `home` and whether its tracked files differ from it.
+
+    "unknown" outside a git checkout (a container image, an sdist): lineage is recorded
+    as far as it is known, and training never fails over it.
+    """
+    try:
+        head = subprocess.run(["git", "-C", str(home), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            log.info("no git commit for %s: %s", home, head.stderr.strip())
+            return {"commit": UNKNOWN, "dirty": UNKNOWN}
+        status = subprocess.run(
+            ["git", "-C", str(home), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.info("no git commit for %s: %s", home, exc)
+        return {"commit": UNKNOWN, "dirty": UNKNOWN}
+    dirty = UNKNOWN if status.returncode != 0 else str(bool(status.stdout.strip())).lower()
+    return {"commit": head.stdout.strip(), "dirty": dirty}

@@ -1,0 +1,207 @@
+"""MLflow tracking store and model registry: where they are, which version serves, and moving it.
+
+Versions are addressed by aliases, never by the deprecated stages: `champion` serves,
+`challenger` is the newest trained version awaiting (or refused by) the gate, and
+`previous_champion` is where a rollback goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nightshift.config import mlflow_artifact_root, mlflow_tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    name: str
+    version: str
+    run_id: str
+    uri: str
+
+
+def configure_mlflow() -> str:
+    """Point MLflow at the configured store (tracking and registry share it)."""
+    import mlflow
+
+    uri = mlflow_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    """Use experiment `name`, creating it with the project's artifact root on first use."""
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        experiment_id = mlflow.create_experiment(name, artifact_location=f"{mlflow_artifact_root()}/{name}")
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def serving_model(name: str, alias: str = "champion") -> ServingModel:
+    """The version behind `alias`, pinned to its number so a concurrent promotion cannot split a run."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    configure_mlflow()
+    try:
+        version = MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException as exc:
+        raise LookupError(
+            f"model {name!r} has no {alias!r} alias in the registry at {mlflow_tracking_uri()}: run the train_model DAG first"
+        ) from exc
+    return ServingModel(name=name, version=str(version.version), run_id=version.run_id, uri=f"models:/{name}/{version.version}")
+
+
+# The champion's past, newest last, kept as a registered-model tag: aliases only say where
+# versions are now, and rollback needs to know where `champion` was before.
+HISTORY_TAG = "nightshift.champion_history"
+# Error codes of a registry lookup that found nothing (an unknown alias is an invalid parameter).
+MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+@dataclass(frozen=True)
+class Aliases:
+    """Alias names: `champion` serves, `challenger` awaits the gate, `previous` is where rollback goes."""
+
+    champion: str = "champion"
+    challenger: str = "challenger"
+    previous: str = "previous_champion"
+
+    @classmethod
+    def from_params(cls, model: Mapping[str, Any]) -> Aliases:
+        """From params.yaml's `model` section."""
+        return cls(
+            champion=str(model.get("champion_alias", cls.champion)),
+            challenger=str(model.get("challenger_alias", cls.challenger)),
+            previous=str(model.get("previous_champion_alias", cls.previous)),
+        )
+
+
+def registry_client() -> MlflowClient:
+    """A client on the configured tracking and registry store."""
+    from mlflow.tracking import MlflowClient
+
+    configure_mlflow()
+    return MlflowClient()
+
+
+def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version behind `alias`, or None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        # Only "not there" means no version: an unreachable registry must not read as "no
+        # champion yet", or the gate would crown a challenger without comparing it.
+        if exc.error_code in MISSING:
+            return None
+        raise
+
+
+def model_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """One version, or LookupError naming what is missing (MLflow's own error is a stack trace away)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        if exc.error_code not in MISSING:
+            raise
+        raise LookupError(f"model {name!r} has no version {version!r} in the registry at {mlflow_tracking_uri()}") from exc
+
+
+def champion_history(client: MlflowClient, name: str) -> list[str]:
+    """Versions that have been champion, oldest first, the current one last."""
+    text = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
+    return [v for v in text.split(",") if v]
+
+
+def _write_history(client: MlflowClient, name: str, history: list[str], aliases: Aliases) -> None:
+    # Bounded so the tag stays small; rollback more than 50 promotions deep is not a use case.
+    history = history[-50:]
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    # The `previous` alias mirrors the history so the registry UI shows where rollback goes.
+    if len(history) >= 2:
+        client.set_registered_model_alias(name, aliases.previous, history[-2])
+    elif version_by_alias(client, name, aliases.previous) is not None:
+        client.delete_registered_model_alias(name, aliases.previous)
+
+
+def set_challenger(client: MlflowClient, name: str, version: str, aliases: Aliases) -> None:
+    client.set_registered_model_alias(name, aliases.challenger, version)
+
+
+def set_champion(client: MlflowClient, name: str, version: str, aliases: Aliases, reason: str) -> str | None:
+    """Point `champion` at `version`, remember the version it replaces, and return that one."""
+    model_version(client, name, version)  # fails clearly on a version that does not exist
+    current = version_by_alias(client, name, aliases.champion)
+    # MLflow returns version numbers as int from some calls and str from others: compare as str.
+    previous = str(current.version) if current is not None else None
+    version = str(version)
+    if previous == version:
+        log.info("%s version %s is already %s", name, version, aliases.champion)
+        return previous
+    history = champion_history(client, name)
+    # A champion set by hand in the MLflow UI is not in the history yet: keep it so rollback finds it.
+    if previous is not None and (not history or history[-1] != previous):
+        history.append(previous)
+    client.set_registered_model_alias(name, aliases.champion, version)
+    history.append(version)
+    _write_history(client, name, history, aliases)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(name, version, "champion.promoted_at", now)
+    client.set_model_version_tag(name, version, "champion.reason", reason)
+    challenger = version_by_alias(client, name, aliases.challenger)
+    if challenger is not None and str(challenger.version) == version:
+        client.delete_registered_model_alias(name, aliases.challenger)
+    log.info("%s %s: version %s -> %s (%s)", name, aliases.champion, previous, version, reason)
+    return previous
+
+
+def rollback_champion(client: MlflowClient, name: str, aliases: Aliases, reason: str) -> tuple[str, str]:
+    """Move `champion` back to the previous champion; returns (from version, to version).
+
+    Only aliases and tags change: nothing is retrained or copied, so it takes as long as a
+    few registry calls.
+    """
+    current = version_by_alias(client, name, aliases.champion)
+    if current is None:
+        raise LookupError(f"model {name!r} has no {aliases.champion!r} to roll back from")
+    current_version = str(current.version)
+    history = champion_history(client, name)
+    if history and history[-1] == current_version:
+        history.pop()
+    while history:
+        try:
+            model_version(client, name, history[-1])
+            break
+        except LookupError:
+            log.warning("previous champion %s version %s no longer exists; looking further back", name, history[-1])
+            history.pop()
+    if not history:
+        raise LookupError(f"model {name!r} has no previous {aliases.champion!r} before version {current_version}")
+    target = history[-1]
+    client.set_registered_model_alias(name, aliases.champion, target)
+    _write_history(client, name, history, aliases)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(name, current_version, "champion.rolled_back_at", now)
+    client.set_model_version_tag(name, current_version, "champion.rollback_reason", reason)
+    log.info("%s %s rolled back: version %s -> %s (%s)", name, aliases.champion, current_version, target, reason)
+    return current_version, target

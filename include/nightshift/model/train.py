@@ -1,0 +1,268 @@
+"""Train the churn model on a labelled training set, log it to MLflow and put it through the gate.
+
+The snapshot dates of the training set are split in time: the oldest train, the next
+ones are the validation window early stopping watches, the newest are the evaluation
+window nothing else touches. A row of date d carries a label read up to d + the label
+horizon, so dates whose label window reaches into the next window are dropped (a gap):
+no label of a training row sees a day of the validation or evaluation window, and no
+customer's future leaks backwards.
+
+Every hyperparameter comes from params.yaml; seeds and thread counts are fixed, so the
+same data gives the same model, metrics and predictions. The new version becomes
+`challenger`, and the gate (nightshift.model.gate, applied by nightshift.model.lifecycle) decides whether it becomes `champion`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nightshift.config import project_home
+from nightshift.features.columns import KEYS, feature_columns
+from nightshift.model.evaluation import evaluation_metrics, reference_distributions
+from nightshift.model.gate import GatePolicy, decide
+from nightshift.model.lifecycle import apply_decision, champion_on_window
+from nightshift.model.lineage import UNKNOWN, data_fingerprint, git_commit
+from nightshift.model.registry import Aliases, ensure_experiment, registry_client, set_challenger, version_by_alias
+from nightshift.model.split import TimeSplit, split_windows
+
+log = logging.getLogger(__name__)
+
+# train section keys logged as run params as they are (the xgboost block is logged as xgb.*).
+LOGGED_TRAIN_PARAMS = (
+    "label_horizon_days",
+    "sample_every_days",
+    "window_days",
+    "test_fraction",
+    "validation_fraction",
+    "early_stopping_rounds",
+    "seed",
+)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    model_name: str
+    model_version: str
+    champion: bool
+    roc_auc: float
+    pr_auc: float
+    log_loss: float
+    brier: float
+    expected_calibration_error: float
+    train_rows: int
+    validation_rows: int
+    eval_rows: int
+    n_trees: int
+    gate: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def effective_params(params: dict[str, Any], window_days: int | None = None, min_improvement: float | None = None) -> dict[str, Any]:
+    """params.yaml with a run's trigger-form overrides applied; None keeps the file's value."""
+    out = copy.deepcopy(params)
+    if window_days is not None:
+        out["train"]["window_days"] = int(window_days)
+    if min_improvement is not None:
+        out["gate"]["min_improvement"] = float(min_improvement)
+    return out
+
+
+def monotone_constraints(columns: list[str], increasing_prefixes: list[str]) -> dict[str, int]:
+    """+1 for every column starting with one of the prefixes: more of it never lowers the score."""
+    constraints = {c: 1 for c in columns if c.startswith(tuple(increasing_prefixes))}
+    unmatched = [p for p in increasing_prefixes if not any(c.startswith(p) for c in columns)]
+    if unmatched:
+        raise ValueError(f"train.monotone_increasing names no feature: {unmatched} (features: {columns})")
+    return constraints
+
+
+def fit(split: TimeSplit, columns: list[str], train_params: dict[str, Any]):
+    """XGBoost on the training window, with as many trees as early stopping on the validation window keeps.
+
+    Early stopping leaves the rounds after the best one in the booster, and only the
+    scikit-learn wrapper knows to ignore them; a consumer of the raw booster would score
+    with every tree. So the model is refit with exactly the best number of trees: same
+    seed, same rows, so the same trees, and the stored model is the one evaluated.
+    """
+    import xgboost as xgb
+
+    settings = {
+        **train_params["xgboost"],
+        "random_state": int(train_params["seed"]),
+        "monotone_constraints": monotone_constraints(columns, list(train_params.get("monotone_increasing", []))) or None,
+    }
+    probe = xgb.XGBClassifier(**settings, early_stopping_rounds=int(train_params["early_stopping_rounds"]))
+    probe.fit(
+        split.train[columns],
+        split.train["label"],
+        eval_set=[(split.validation[columns], split.validation["label"])],
+        verbose=False,
+    )
+    model = xgb.XGBClassifier(**{**settings, "n_estimators": int(probe.best_iteration) + 1})
+    model.fit(split.train[columns], split.train["label"], verbose=False)
+    log.info("early stopping kept %d of at most %s trees", model.n_estimators, settings.get("n_estimators"))
+    return model
+
+
+def _load_training_set(path: Path, columns: list[str]):
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    missing = [c for c in [*KEYS, *columns, "label"] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"training set {path} lacks columns {missing}")
+    if frame["label"].nunique() < 2:
+        raise ValueError(f"training set {path} has a single label value; cannot train")
+    # Key order, not file order: Spark may write the same rows in another order, and
+    # XGBoost's row sampling must see the same sequence to grow the same trees.
+    return frame.sort_values(list(KEYS), kind="mergesort").reset_index(drop=True)
+
+
+def serving_requirements() -> list[str]:
+    """The model's Python environment, pinned to what trained it.
+
+    Declared, not inferred: MLflow's inference loads the model in a subprocess to see what
+    it imports, about ten seconds per training, to list what loading and scoring it needs,
+    which is these.
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "xgboost", "scikit-learn", "numpy", "pandas", "scipy")]
+
+
+def _log_plots(labels, probabilities, metrics: dict[str, float], importance: dict[str, float], bins: int) -> None:
+    import mlflow
+
+    from nightshift.model.plots import calibration_figure, importance_figure, precision_recall_figure, roc_figure
+
+    figures = {
+        "plots/roc.png": roc_figure(labels, probabilities, metrics["roc_auc"]),
+        "plots/precision_recall.png": precision_recall_figure(labels, probabilities, metrics["pr_auc"]),
+        "plots/calibration.png": calibration_figure(labels, probabilities, bins),
+        "plots/feature_importance.png": importance_figure(importance),
+    }
+    for path, figure in figures.items():
+        mlflow.log_figure(figure, path)
+
+
+def train_model(
+    training_set_path: Path,
+    params: dict[str, Any],
+    tags: dict[str, str] | None = None,
+    force_promote: bool = False,
+) -> TrainResult:
+    """Fit, evaluate against the champion on the same window, log, register as challenger, gate."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    model_name = params["model"]["name"]
+    aliases = Aliases.from_params(params["model"])
+    policy = GatePolicy.from_params(params.get("gate", {}))
+    train_params = params["train"]
+    horizon = int(train_params["label_horizon_days"])
+    bins = int(train_params.get("calibration_bins", 10))
+    windows = params["features"]["windows_days"]
+    columns = feature_columns(windows)
+
+    frame = _load_training_set(training_set_path, columns)
+    split = split_windows(frame, float(train_params["test_fraction"]), float(train_params["validation_fraction"]), horizon)
+    evaluation = split.evaluation
+    if evaluation["label"].nunique() < 2 or split.validation["label"].nunique() < 2:
+        raise ValueError("the validation or evaluation window holds a single label value; widen train.window_days")
+    fingerprint = data_fingerprint(frame)
+    commit = git_commit(project_home())
+
+    client = registry_client()
+    champion = version_by_alias(client, model_name, aliases.champion)
+    ensure_experiment(model_name)
+    run_tags = {**(tags or {}), "git.commit": commit["commit"], "git.dirty": commit["dirty"], "training_set": str(training_set_path)}
+    if commit["commit"] != UNKNOWN:
+        # MLflow's own tag, so the UI shows the commit next to the run.
+        run_tags["mlflow.source.git.commit"] = commit["commit"]
+    with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags) as run:
+        mlflow.log_params(
+            {
+                **{f"xgb.{k}": v for k, v in train_params["xgboost"].items()},
+                **{k: train_params[k] for k in LOGGED_TRAIN_PARAMS},
+                "monotone_increasing": ",".join(train_params.get("monotone_increasing", [])),
+                "feature_windows": ",".join(str(w) for w in windows),
+                "n_features": len(columns),
+                **split.date_ranges(),
+                **{f"data.{k}": v for k, v in fingerprint.items()},
+                **{f"gate.{k}": json.dumps(v) if isinstance(v, dict) else v for k, v in asdict(policy).items()},
+            }
+        )
+        mlflow.log_dict({"features": columns}, "features.json")
+        mlflow.log_dict(fingerprint, "data/fingerprint.json")
+
+        model = fit(split, columns, train_params)
+        probabilities = model.predict_proba(evaluation[columns])[:, 1]
+        metrics = evaluation_metrics(evaluation, evaluation["label"], probabilities, bins)
+        mlflow.log_metrics(
+            {
+                **metrics,
+                "n_trees": int(model.n_estimators),
+                "train_rows": len(split.train),
+                "validation_rows": len(split.validation),
+                "eval_rows": len(evaluation),
+                "eval_label_rate": float(evaluation["label"].mean()),
+            }
+        )
+        champion_metrics, champion_problem = None, None
+        if champion is not None:
+            champion_metrics, champion_problem = champion_on_window(client, model_name, champion, evaluation, horizon, bins)
+            if champion_metrics is not None:
+                # Both models on the same rows, side by side in the run.
+                mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+
+        _log_plots(evaluation["label"], probabilities, metrics, model.get_booster().get_score(importance_type="total_gain"), bins)
+        reference = reference_distributions(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
+        mlflow.log_dict({**reference, "window": split.date_ranges()["eval_dates"]}, "reference/distributions.json")
+
+        example = evaluation[columns].head(5)
+        info = mlflow.xgboost.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+            input_example=example,
+            registered_model_name=model_name,
+            pip_requirements=serving_requirements(),
+        )
+        version = str(info.registered_model_version)
+
+    # Lineage on the version itself, readable from the registry without opening the run.
+    client.set_model_version_tag(model_name, version, "git.commit", commit["commit"])
+    client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
+    set_challenger(client, model_name, version, aliases)
+    decision = decide(
+        version,
+        metrics,
+        policy,
+        champion_version=None if champion is None else str(champion.version),
+        champion=champion_metrics,
+        champion_problem=champion_problem,
+        force=force_promote,
+    )
+    apply_decision(client, model_name, decision, aliases)
+    result = TrainResult(
+        run_id=run.info.run_id,
+        model_name=model_name,
+        model_version=version,
+        champion=decision.promoted,
+        train_rows=len(split.train),
+        validation_rows=len(split.validation),
+        eval_rows=len(evaluation),
+        n_trees=int(model.n_estimators),
+        gate=decision.as_dict(),
+        **{k: metrics[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
+    )
+    log.info("trained %s", result)
+    return result

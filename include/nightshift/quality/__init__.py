@@ -1,0 +1,7 @@
+"""Data quality: Great Expectations suites run from the checked-in file context, and the gate around them.
+
+- `validation`: run the suites on a raw day (pandas) or a Spark DataFrame; `DataQualityError` names each failure.
+- `gate`: the blocking gate (validate, quarantine on failure, record, re-raise).
+- `audit`: `data_quality_runs` rows, one per suite and validation.
+- `suites`: the suites' run-time parameters from params.yaml.
+"""

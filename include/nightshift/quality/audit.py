@@ -1,0 +1,68 @@
+"""`data_quality_runs`: one row per suite for every validation, passing or not.
+
+The gate writes them; a failed row also carries the message and where the data was quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from nightshift.warehouse.connection import connect
+
+QUALITY_TABLE = "data_quality_runs"
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {QUALITY_TABLE} (
+    id                  bigserial   PRIMARY KEY,
+    logical_date        date        NOT NULL,
+    suite               text        NOT NULL,
+    success             boolean     NOT NULL,
+    evaluated           integer     NOT NULL,
+    failed              integer     NOT NULL,
+    failed_expectations jsonb       NOT NULL,
+    row_count           bigint,
+    message             text,
+    quarantine_path     text,
+    recorded_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS {QUALITY_TABLE}_date_suite ON {QUALITY_TABLE} (logical_date, suite);
+"""
+
+
+def record_quality_runs(
+    url: str,
+    logical_date: date,
+    suites: dict[str, dict[str, Any]],
+    failures: Sequence[dict[str, Any]] = (),
+    row_count: int | None = None,
+    message: str | None = None,
+    quarantine_path: Path | None = None,
+) -> None:
+    """One row per suite in data_quality_runs (the table is created on first use)."""
+    # The warehouse's connection: same backoff and the same host-and-cause error when it is down.
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(_DDL)
+        for suite, stats in suites.items():
+            failed = [
+                {k: f.get(k) for k in ("expectation", "column", "unexpected_count", "examples", "observed")}
+                for f in failures
+                if f["suite"] == suite
+            ]
+            cur.execute(
+                f"INSERT INTO {QUALITY_TABLE} (logical_date, suite, success, evaluated, failed, failed_expectations,"
+                " row_count, message, quarantine_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    logical_date,
+                    suite,
+                    bool(stats["success"]),
+                    int(stats["evaluated"]),
+                    int(stats["failed"]),
+                    json.dumps(failed, default=str),
+                    row_count,
+                    None if stats["success"] else message,
+                    None if stats["success"] or quarantine_path is None else str(quarantine_path),
+                ),
+            )

@@ -1,0 +1,96 @@
+"""Batch scoring on Spark: the serving booster is broadcast once and every partition predicts its own rows.
+
+No row is collected on the driver: features are read from Parquet, probabilities are computed where
+the rows live (``mapInPandas`` with ``Booster.inplace_predict``) and written back to Parquet, from
+which the warehouse publish streams them batch by batch. The same job runs on ``local[2]`` and on a
+cluster, provided executors can read the features and write the output (shared storage) and have
+``nightshift`` and xgboost installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark import Broadcast
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+SCORES_SCHEMA = "customer_id long, churn_probability double"
+
+# The booster last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
+# workers across tasks, so a worker parses the model once per scoring job, not once per partition;
+# one slot, so a long-lived worker never accumulates old models.
+_WORKER_BOOSTER: dict[str, Any] = {}
+
+
+def load_booster(model_uri: str, columns: Sequence[str]) -> bytes:
+    """The model at ``model_uri`` as raw booster bytes, checked to take exactly ``columns`` in that order."""
+    import mlflow.xgboost
+
+    model = mlflow.xgboost.load_model(model_uri)
+    # Logged through the scikit-learn API (train.py) it is an XGBClassifier; a plain Booster also works.
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    names = booster.feature_names
+    if names is not None and list(names) != list(columns):
+        # Predicting from a bare array matches columns by position, so a reordered input would score garbage.
+        raise ValueError(f"model {model_uri} was trained on features {list(names)}, but scoring provides {list(columns)}")
+    best = booster.attr("best_iteration")
+    if best is not None:
+        # Fit with early stopping: predict_proba stops at the best round, but inplace_predict on the
+        # raw booster would use every tree, so keep only the trees the model actually serves with.
+        booster = booster[: int(best) + 1]
+    return bytes(booster.save_raw("ubj"))
+
+
+def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
+    if key not in _WORKER_BOOSTER:
+        import xgboost as xgb
+
+        booster = xgb.Booster(model_file=bytearray(raw.value))
+        booster.set_param({"nthread": nthread})
+        _WORKER_BOOSTER.clear()
+        _WORKER_BOOSTER[key] = booster
+    return _WORKER_BOOSTER[key]
+
+
+def _predict_partition(
+    frames: Iterator[pd.DataFrame], key: str, raw: Broadcast, columns: list[str], nthread: int
+) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
+    booster = _worker_booster(key, raw, nthread)
+    for frame in frames:
+        # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
+        probabilities = booster.inplace_predict(frame[columns].to_numpy())
+        yield pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"), "churn_probability": probabilities.astype("float64")})
+
+
+def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path) -> Path:
+    """Score every row of the features at ``features_path``; write (customer_id, churn_probability) Parquet to ``out_dir``.
+
+    ``out_dir`` is replaced, so a rerun of the same date leaves one set of scores there.
+    """
+    features = spark.read.parquet(str(features_path))
+    missing = [c for c in ["customer_id", *columns] if c not in features.columns]
+    if missing:
+        raise ValueError(f"features at {features_path} lack model inputs {missing}")
+    key = hashlib.sha256(booster_raw).hexdigest()
+    nthread = int(spark.conf.get("spark.task.cpus", "1"))  # one task per core: threads beyond it only contend
+    raw = spark.sparkContext.broadcast(booster_raw)
+    try:
+        scores = features.select("customer_id", *columns).mapInPandas(
+            partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread), SCORES_SCHEMA
+        )
+        scores.write.mode("overwrite").parquet(str(out_dir))
+    finally:
+        raw.destroy()
+    log.info("scored %s with model %s -> %s", features_path, key[:12], out_dir)
+    return out_dir

@@ -1,0 +1,34 @@
+"""Reading published scores back: counts and a date's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from nightshift.warehouse.connection import connect
+from nightshift.warehouse.schema import REQUIRED_COLUMNS, SCORES_TABLE
+
+
+def count_scores(url: str, score_date: dt.date) -> int:
+    """Rows published for ``score_date``."""
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {SCORES_TABLE} WHERE score_date = %s", (score_date,))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def read_scores(url: str, score_date: dt.date) -> pd.DataFrame:
+    """``score_date``'s rows ordered by customer_id; scored_at as UTC timestamps."""
+    columns = ["score_date", *REQUIRED_COLUMNS]
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT {', '.join(columns)} FROM {SCORES_TABLE} WHERE score_date = %s ORDER BY customer_id",
+            (score_date,),
+        )
+        rows = cur.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["customer_id"] = frame["customer_id"].astype("int64")
+    frame["churn_probability"] = frame["churn_probability"].astype("float64")
+    frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True)
+    return frame
