@@ -17,13 +17,14 @@ the version. `publish_champion` raises the `churn_model` Asset only when champio
 Trigger form: `window_days` (training history), `min_improvement` (gate margin),
 `force_promote` (skip the gate). Empty values keep `params.yaml`.
 
-Runs weekly and on demand. Tunables: `params.yaml` (`train`, `features`, `gate`).
+Runs weekly (Sunday 03:00 UTC, as of Saturday, the last whole day) and on demand (as of the
+logical date the trigger chose). Tunables: `params.yaml` (`train`, `features`, `gate`).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from nightshift.airflow.assets import CHAMPION_MODEL, TRAINING_SET
 from nightshift.airflow.context import default_args
@@ -31,7 +32,9 @@ from nightshift.airflow.context import default_args
 
 @dag(
     dag_id="train_model",
-    schedule="0 3 * * 0",
+    # Interval timetable: the week ending Sunday 03:00 is over when the run starts, and it trains as
+    # of that week's last whole day (Saturday), never a day still landing.
+    schedule=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -54,6 +54,14 @@ def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
     assert dag.timetable.expression == "0 0 * * *"
 
 
+def test_train_model_runs_weekly_on_an_interval_timetable(dagbag) -> None:
+    # A cron string would give a trigger timetable whose logical date is the run time: a day still landing.
+    dag = dagbag.dags["train_model"]
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.expression == "0 3 * * 0"
+    assert dag.catchup is False
+
+
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_imports_nothing_heavy(dag_file: Path) -> None:
     # A fresh interpreter: this test process has long since imported the heavy libraries itself.

@@ -15,10 +15,20 @@ WAREHOUSE_CONN_ID = "warehouse"
 
 
 def run_date(context: dict[str, Any]) -> date:
-    """The run's date: its logical date, or when it was due for runs triggered without one."""
+    """The day a run works on: always a day that has ended.
+
+    A scheduled run (interval timetable) takes the last whole day of its data interval: the
+    interval [D, D+1) of nightly_scoring gives D, the week ending Sunday 03:00 of train_model
+    gives the Saturday. A manual run takes the logical date its trigger chose, or the day it
+    was due when it has none.
+    """
+    run = context.get("dag_run")
+    end = context.get("data_interval_end")
+    if run is not None and getattr(run, "run_type", None) == "scheduled" and end is not None:
+        return date(end.year, end.month, end.day) - timedelta(days=1)
     logical = context.get("logical_date")
     if logical is None:
-        logical = context["dag_run"].run_after
+        logical = run.run_after
     # A plain date: pendulum's Date subclass is refused by Spark's schema verifier.
     return date(logical.year, logical.month, logical.day)
 

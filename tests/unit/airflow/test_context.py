@@ -1,0 +1,36 @@
+"""The day a task works on (nightshift.airflow.context.run_date): always a day that has ended."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pendulum
+import pytest
+
+from nightshift.airflow.context import run_date
+
+pytestmark = pytest.mark.unit
+
+
+def _context(run_type: str, logical: pendulum.DateTime | None, start: pendulum.DateTime, end: pendulum.DateTime) -> dict:
+    run = SimpleNamespace(run_type=run_type, run_after=end)
+    return {"dag_run": run, "logical_date": logical, "data_interval_start": start, "data_interval_end": end}
+
+
+def test_a_scheduled_weekly_run_trains_as_of_the_last_whole_day_of_its_week() -> None:
+    # The week ending Sunday 2026-06-28 03:00: its logical date is the Sunday before; Saturday is the last whole day.
+    start, end = pendulum.datetime(2026, 6, 21, 3, tz="UTC"), pendulum.datetime(2026, 6, 28, 3, tz="UTC")
+    assert run_date(_context("scheduled", start, start, end)) == date(2026, 6, 27)
+
+
+def test_a_scheduled_nightly_run_scores_the_day_that_ended() -> None:
+    start, end = pendulum.datetime(2026, 6, 28, tz="UTC"), pendulum.datetime(2026, 6, 29, tz="UTC")
+    assert run_date(_context("scheduled", start, start, end)) == date(2026, 6, 28)
+
+
+def test_a_manual_run_takes_the_logical_date_it_was_given() -> None:
+    start, end = pendulum.datetime(2026, 6, 21, 3, tz="UTC"), pendulum.datetime(2026, 6, 28, 3, tz="UTC")
+    chosen = pendulum.datetime(2026, 6, 29, tz="UTC")
+    assert run_date(_context("manual", chosen, start, end)) == date(2026, 6, 29)
+    assert type(run_date(_context("manual", chosen, start, end))) is date  # not pendulum's Date: Spark refuses it
