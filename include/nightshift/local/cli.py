@@ -214,13 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected(exc: Exception) -> bool:
+    """Failures whose message says it all; anything else is a bug and keeps its traceback."""
+    from nightshift.warehouse.connection import WarehouseUnavailableError
+
+    return isinstance(exc, (ValueError, LookupError, OSError, RuntimeError, WarehouseUnavailableError))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     started = time.monotonic()
     try:
         return args.func(args)
-    except (ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
+    except Exception as exc:
+        if not _expected(exc):
+            raise
+        # An expected failure (bad input, a missing thing, a server down) is one clear line, not a traceback.
         print(f"nightshift {args.command}: {exc}", file=sys.stderr)
         return 1
     finally:
