@@ -26,8 +26,8 @@ EXPECTED = {
     "null_customer_id": ["raw_events:", "expect_column_values_to_not_be_null(column=customer_id)"],
     "unknown_customer": [
         "raw_events:",
-        "expect_column_pair_values_to_be_equal(column=customer_id, snapshot_customer_id)",
-        "(9999999999, -1)",
+        "events for customers not in the day's customers snapshot",
+        "e.g. [9999999999, 9999999999, 9999999999]",
     ],
     "missing_column": ["raw_events:", "expect_column_to_exist(column=sessions)"],
     "wrong_type": ["raw_events:", "expect_column_values_to_be_in_type_list(column=minutes)"],

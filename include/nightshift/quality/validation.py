@@ -164,13 +164,19 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
             continue
         config = result.expectation_config
         details = result.result or {}
+        examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]]
+        column = config.kwargs.get("column") or _pair(config.kwargs)
+        if config.kwargs.get("column_B") == SNAPSHOT_ID_COLUMN:
+            # The lookup column is an implementation detail: report the customers, not (id, -1) pairs.
+            column, examples = config.kwargs["column_A"], [pair[0] for pair in examples]
         failures.append(
             {
                 "suite": suite,
                 "expectation": config.type,
-                "column": config.kwargs.get("column") or _pair(config.kwargs),
+                "column": column,
+                "rule": _rule_in_words(config.type, config.kwargs),
                 "unexpected_count": details.get("unexpected_count"),
-                "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]],
+                "examples": examples,
                 "observed": _plain(details.get("observed_value")),
                 "bounds": [_plain(config.kwargs.get("min_value")), _plain(config.kwargs.get("max_value"))]
                 if "min_value" in config.kwargs or "max_value" in config.kwargs
@@ -181,22 +187,53 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
     return failures
 
 
+def _range(kwargs: dict[str, Any]) -> str:
+    low, high = _plain(kwargs.get("min_value")), _plain(kwargs.get("max_value"))
+    above = "above" if kwargs.get("strict_min") else "at least"
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"{above} {low}" if low is not None else f"at most {high}"
+
+
+def _rule_in_words(kind: str, kwargs: dict[str, Any]) -> str | None:
+    """What an expectation asks, for a reader who has never opened the suite."""
+    column = kwargs.get("column")
+    if kwargs.get("column_B") == SNAPSHOT_ID_COLUMN:
+        return f"events for customers not in the day's customers snapshot ({kwargs['column_A']} unknown)"
+    words = {
+        "expect_column_to_exist": f"column {column} is missing",
+        "expect_column_values_to_not_be_null": f"{column} must not be null",
+        "expect_column_values_to_be_unique": f"{column} must be unique",
+        "expect_column_values_to_be_in_set": f"{column} must be one of {kwargs.get('value_set')}",
+        "expect_column_values_to_be_in_type_list": f"{column} must have type {kwargs.get('type_list')}",
+        "expect_column_values_to_be_between": f"{column} must be {_range(kwargs)}",
+        "expect_column_max_to_be_between": f"the largest {column} must be {_range(kwargs)}",
+        "expect_column_mean_to_be_between": f"the mean of {column} must be {_range(kwargs)}",
+        "expect_table_row_count_to_be_between": f"the row count must be {_range(kwargs)}",
+        "expect_compound_columns_to_be_unique": f"each ({', '.join(kwargs.get('column_list') or [])}) must appear once",
+    }
+    return words.get(kind)
+
+
 def _pair(kwargs: dict[str, Any]) -> str | None:
     return f"{kwargs['column_A']}, {kwargs['column_B']}" if "column_A" in kwargs else None
 
 
 def _describe(failure: dict[str, Any]) -> str:
+    """One failed expectation: the rule in words, what broke it, and the expectation that says so."""
     target = f"(column={failure['column']})" if failure["column"] is not None else ""
-    text = f"{failure['expectation']}{target}"
+    technical = f"{failure['expectation']}{target}"
+    rule = failure.get("rule")
+    head = f"{rule} [{technical}]" if rule else technical
     if failure["error"]:
-        return f"{text}: raised {failure['error']}"
+        return f"{head}: raised {failure['error']}"
     if failure["unexpected_count"] is not None:
-        return f"{text}: {failure['unexpected_count']} unexpected, e.g. {failure['examples']}"
+        return f"{head}: {failure['unexpected_count']} rows break it, e.g. {failure['examples']}"
     if failure["observed"] is not None:
         bounds = failure.get("bounds")
         expected = f", expected between {bounds[0]} and {bounds[1]}" if bounds else ""
-        return f"{text}: observed {failure['observed']}{expected}"
-    return text
+        return f"{head}: observed {failure['observed']}{expected}"
+    return head
 
 
 def _checked(what: str, checkpoint_results: dict[str, Any]) -> dict[str, dict[str, Any]]:
