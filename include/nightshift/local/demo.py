@@ -51,6 +51,9 @@ def run_demo(logs: Path | None = None) -> dict:
         t = _step(f"airflow dags test {dag_id} {day}  (output: {logs / (dag_id + '.log')})")
         dag_test(dag_id, day, env, logs / f"{dag_id}.log")
         _done(t)
+        if dag_id == "train_model":
+            # A version the gate refused leaves nothing to score with: stop here with its reason and the ways forward.
+            serving_model(params["model"]["name"], params["model"]["champion_alias"])
 
     model = serving_model(params["model"]["name"], params["model"]["champion_alias"])
     metrics = MlflowClient().get_run(model.run_id).data.metrics

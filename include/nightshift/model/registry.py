@@ -59,12 +59,13 @@ def serving_model(name: str, alias: str = "champion") -> ServingModel:
     from mlflow.tracking import MlflowClient
 
     configure_mlflow()
+    client = MlflowClient()
     try:
-        version = MlflowClient().get_model_version_by_alias(name, alias)
+        version = client.get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException as exc:
-        raise LookupError(
-            f"model {name!r} has no {alias!r} alias in the registry at {mlflow_tracking_uri()}: run the train_model DAG first"
-        ) from exc
+        if exc.error_code not in MISSING:
+            raise
+        raise LookupError(no_version_reason(client, name, alias)) from exc
     return ServingModel(name=name, version=str(version.version), run_id=version.run_id, uri=f"models:/{name}/{version.version}")
 
 
@@ -73,6 +74,28 @@ def serving_model(name: str, alias: str = "champion") -> ServingModel:
 HISTORY_TAG = "nightshift.champion_history"
 # Error codes of a registry lookup that found nothing (an unknown alias is an invalid parameter).
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def no_version_reason(client: MlflowClient, name: str, alias: str) -> str:
+    """Why `alias` points nowhere, and what to do: train first, or deal with the version the gate refused."""
+    from mlflow.exceptions import MlflowException
+
+    where = f"the registry at {mlflow_tracking_uri()}"
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return f"model {name!r} has no versions in {where}: run the train_model DAG first"
+    newest = max(versions, key=lambda v: int(v.version))
+    outcome = newest.tags.get("gate.outcome", "")
+    reason = newest.tags.get("gate.reason", "no gate verdict recorded")
+    verdict = "was refused by the gate" if outcome == "rejected" else f"has gate outcome {outcome or 'none'}"
+    return (
+        f"model {name!r} has no {alias!r} in {where}: version {newest.version}, the newest, {verdict} ({reason}). "
+        f"Either make it {alias} anyway with `nightshift model promote {newest.version}`, or change the gate's floors "
+        "and ceilings in params.yaml (gate) and run train_model again"
+    )
 
 
 @dataclass(frozen=True)
