@@ -57,8 +57,17 @@ def migrate(env: Mapping[str, str]) -> None:
 
 
 def dag_test(dag_id: str, logical_date: date, env: Mapping[str, str], log_file: Path | None = None) -> None:
-    """Run one DAG run in-process with `airflow dags test`; raise if it does not succeed."""
-    _run([airflow_bin(), "dags", "test", dag_id, logical_date.isoformat()], env, f"dag {dag_id} for {logical_date}", log_file)
+    """Run one DAG run in-process with `airflow dags test`; raise if it does not succeed.
+
+    `airflow dags test` can exit 0 when a task failed, or print no run at all (a DAG that did not
+    parse): only a final state line that says success is a success.
+    """
+    what = f"dag {dag_id} for {logical_date}"
+    output = _run([airflow_bin(), "dags", "test", dag_id, logical_date.isoformat()], env, what, log_file)
+    state = dag_run_state(output)
+    if state != "success":
+        said = "no 'DagRun Finished' line" if state is None else f"state={state}"
+        raise RuntimeError(f"{what} failed ({said}):\n{_tail(output)}")
 
 
 def dag_run_state(output: str) -> str | None:
@@ -70,7 +79,8 @@ def dag_run_state(output: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | None = None) -> None:
+def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | None = None) -> str:
+    """Run an airflow command; its output, or RuntimeError with the tail when it exits non-zero."""
     log.info("running %s", " ".join(cmd))
     proc = subprocess.run(cmd, env=dict(env), capture_output=True, text=True)
     output = proc.stdout + proc.stderr
@@ -79,13 +89,7 @@ def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | Non
         log_file.write_text(output)
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{_tail(output)}")
-    # `airflow dags test` can exit 0 when a task failed, or print no run at all (a DAG that did not
-    # parse): only a final state line that says success is a success.
-    if cmd[1:3] == ["dags", "test"]:
-        state = dag_run_state(output)
-        if state != "success":
-            said = "no 'DagRun Finished' line" if state is None else f"state={state}"
-            raise RuntimeError(f"{what} failed ({said}):\n{_tail(output)}")
+    return output
 
 
 def _tail(output: str, lines: int = 60) -> str:

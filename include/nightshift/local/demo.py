@@ -22,6 +22,12 @@ def _done(started: float) -> None:
     print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
 
 
+def _run_dag(dag_id: str, day: date, env: dict[str, str], logs: Path) -> None:
+    t = _step(f"airflow dags test {dag_id} {day}  (output: {logs / (dag_id + '.log')})")
+    dag_test(dag_id, day, env, logs / f"{dag_id}.log")
+    _done(t)
+
+
 def run_demo(logs: Path | None = None) -> dict:
     from mlflow.tracking import MlflowClient
 
@@ -47,15 +53,11 @@ def run_demo(logs: Path | None = None) -> dict:
     _done(t)
 
     day = result.end_date
-    for dag_id in ("train_model", "nightly_scoring"):
-        t = _step(f"airflow dags test {dag_id} {day}  (output: {logs / (dag_id + '.log')})")
-        dag_test(dag_id, day, env, logs / f"{dag_id}.log")
-        _done(t)
-        if dag_id == "train_model":
-            # A version the gate refused leaves nothing to score with: stop here with its reason and the ways forward.
-            serving_model(params["model"]["name"], params["model"]["champion_alias"])
-
+    _run_dag("train_model", day, env, logs)
+    # A version the gate refused leaves nothing to score with: stop here with its reason and the ways forward.
     model = serving_model(params["model"]["name"], params["model"]["champion_alias"])
+    _run_dag("nightly_scoring", day, env, logs)
+
     metrics = MlflowClient().get_run(model.run_id).data.metrics
     newest = list_versions(model.name)[0]
     rows = count_scores(url, day)

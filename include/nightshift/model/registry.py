@@ -78,13 +78,9 @@ MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 def no_version_reason(client: MlflowClient, name: str, alias: str) -> str:
     """Why `alias` points nowhere, and what to do: train first, or deal with the version the gate refused."""
-    from mlflow.exceptions import MlflowException
-
     where = f"the registry at {mlflow_tracking_uri()}"
-    try:
-        versions = client.search_model_versions(f"name = '{name}'")
-    except MlflowException:
-        versions = []
+    # No except here: a registry that cannot be searched must not read as "nothing trained yet".
+    versions = client.search_model_versions(f"name = '{name}'")
     if not versions:
         return f"model {name!r} has no versions in {where}: run the train_model DAG first"
     newest = max(versions, key=lambda v: int(v.version))

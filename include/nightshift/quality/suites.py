@@ -21,7 +21,7 @@ from nightshift.features.columns import KEYS, active_days_columns, feature_colum
 FEATURE_SUITES = ("features", "training_set")
 # Expectation ids are derived from the rule, so regenerating an unchanged suite changes no byte.
 _ID_NAMESPACE = uuid.UUID("6b1d3c2e-5f0a-4c59-9a57-6e6967687473")
-_NON_NEGATIVE_EXCEPT = {"monthly_fee"}
+_STRICTLY_POSITIVE = {"monthly_fee"}
 
 
 def suite_parameters(quality: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,7 +67,7 @@ def features_rules(windows: Sequence[int], mean_bounds: Mapping[str, Any]) -> li
     for c in columns:
         if c in flags:
             continue
-        if c in _NON_NEGATIVE_EXCEPT:
+        if c in _STRICTLY_POSITIVE:
             rules.append(_rule("features", "column_values_to_be_between", column=c, min_value=0.0, strict_min=True))
         else:
             rules.append(_rule("features", "column_values_to_be_between", column=c, min_value=0.0))

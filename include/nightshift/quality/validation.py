@@ -201,7 +201,7 @@ def _rule_in_words(kind: str, kwargs: dict[str, Any]) -> str | None:
     if kwargs.get("column_B") == SNAPSHOT_ID_COLUMN:
         return f"events for customers not in the day's customers snapshot ({kwargs['column_A']} unknown)"
     words = {
-        "expect_column_to_exist": f"column {column} is missing",
+        "expect_column_to_exist": f"column {column} must exist",
         "expect_column_values_to_not_be_null": f"{column} must not be null",
         "expect_column_values_to_be_unique": f"{column} must be unique",
         "expect_column_values_to_be_in_set": f"{column} must be one of {kwargs.get('value_set')}",
