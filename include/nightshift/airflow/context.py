@@ -56,18 +56,28 @@ def final_on_bad_data() -> Iterator[None]:
 
 
 def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The warehouse's URL from its Airflow connection; a missing connection fails the task.
+    """The warehouse as a libpq URL, from its Airflow connection through the Postgres provider's hook.
 
     No fallback: a misnamed connection or a secrets backend that is down must not publish
-    scores somewhere else. Local mode defines the connection in the environment.
+    scores somewhere else, so a missing connection fails the task naming it. Local mode
+    defines the connection in the environment.
+
+    The hook's own ``get_uri()`` keeps only ``sqlalchemy_query`` and drops the driver options
+    in the extra (``sslmode``, ``sslrootcert``, ``connect_timeout``, ``options``...), which would
+    quietly turn ``sslmode=verify-full`` into an unverified connection: every extra the hook
+    itself passes to the driver goes into the URL's query string.
     """
-    from airflow.sdk import BaseHook
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    hook = PostgresHook(postgres_conn_id=conn_id)
     try:
-        return BaseHook.get_connection(conn_id).get_uri()
+        connection = hook.connection
     except AirflowNotFoundException as exc:
         raise AirflowNotFoundException(
             f"Airflow connection {conn_id!r} (the scores warehouse) is not defined: create it in the UI or a "
             f"secrets backend, or set AIRFLOW_CONN_{conn_id.upper()}"
         ) from exc
+    driver_options = {name: str(value) for name, value in connection.extra_dejson.items() if name not in hook.ignored_extra_options}
+    url = hook.sqlalchemy_url.set(drivername="postgresql").update_query_dict(driver_options)
+    return url.render_as_string(hide_password=False)
