@@ -1,8 +1,10 @@
 """
 ### nightly_scoring
 
-For the run's logical date (the day being scored): validates that day's raw events and
-customers snapshot with Great Expectations, builds the day's features with Spark and
+For the run's day (the day that ended; the trigger form's `score_date` picks any landed day):
+waits for that day's events and customers partitions to land (late data is waited for, up to
+`scoring.wait_for_data` in `params.yaml`; a day that has not ended fails at once, saying what
+has landed), validates the day's raw events and customers snapshot with Great Expectations, builds the day's features with Spark and
 validates them in Spark, scores every active customer with the registry's `champion` and
 replaces that date's rows in PostgreSQL `churn_scores`.
 
@@ -18,10 +20,13 @@ Runs nightly just after midnight UTC for the day that ended.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
 from nightshift.airflow.assets import CHURN_SCORES, DAY_FEATURES
 from nightshift.airflow.context import default_args
+from nightshift.config import wait_for_data
+
+POKE_SECONDS, WAIT_SECONDS = wait_for_data()
 
 
 @dag(
@@ -34,27 +39,46 @@ from nightshift.airflow.context import default_args
     tags=["nightshift", "scoring"],
     default_args=default_args(),
     doc_md=__doc__,
+    params={
+        "score_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Score date",
+            description="The day to score (YYYY-MM-DD), any day that has landed. Empty: the run's day (the day that ended).",
+        ),
+    },
 )
 def nightly_scoring():
+    # Reschedule mode: a late day holds no worker slot while it is waited for.
+    @task.sensor(poke_interval=POKE_SECONDS, timeout=WAIT_SECONDS, mode="reschedule")
+    def wait_for_day(**context) -> PokeReturnValue:
+        from nightshift.airflow.context import final_on_bad_data, scored_day
+        from nightshift.config import data_dir
+        from nightshift.quality.landing import day_has_landed
+
+        with final_on_bad_data():
+            return PokeReturnValue(is_done=day_has_landed(data_dir(), scored_day(context), pendulum.now("UTC").date()))
+
     @task
     def validate_raw(**context) -> dict:
-        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir
         from nightshift.quality.gate import gate_raw_day
 
         with final_on_bad_data():
-            return gate_raw_day(run_date(context), data_dir(), warehouse_url(), quarantine_dir(), load_params()["quality"]["row_count"])
+            return gate_raw_day(scored_day(context), data_dir(), warehouse_url(), quarantine_dir(), load_params()["quality"]["row_count"])
 
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
-        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
         from nightshift.features.jobs import scoring_features
         from nightshift.quality.gate import gate_parquet
         from nightshift.quality.suites import suite_parameters
 
         p = load_params()
-        day = run_date(context)
+        day = scored_day(context)
         out = work_dir() / "features" / f"score_date={day.isoformat()}"
         result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"])
         with final_on_bad_data():
@@ -66,12 +90,12 @@ def nightly_scoring():
     def score(features: dict, spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.airflow.context import run_date, warehouse_url
+        from nightshift.airflow.context import scored_day, warehouse_url
         from nightshift.config import load_params, work_dir
         from nightshift.scoring.score import score_day
 
         p = load_params()
-        day = run_date(context)
+        day = scored_day(context)
         return score_day(
             spark,
             Path(features["path"]),
@@ -84,7 +108,7 @@ def nightly_scoring():
         )
 
     features = build_features()
-    validate_raw() >> features
+    wait_for_day() >> validate_raw() >> features
     score(features)
 
 

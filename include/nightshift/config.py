@@ -65,3 +65,17 @@ def load_params(path: Path | None = None) -> dict[str, Any]:
         raise FileNotFoundError(f"params file not found: {p} (set NIGHTSHIFT_PARAMS or run from the project root)")
     with p.open() as fh:
         return yaml.safe_load(fh)
+
+
+def wait_for_data(path: Path | None = None) -> tuple[float, float]:
+    """How often nightly_scoring looks for a late day's partitions and how long it waits, in seconds.
+
+    Read when the DAG is parsed (the sensor's arguments), from params.yaml `scoring.wait_for_data`.
+    """
+    wait = load_params(path)["scoring"]["wait_for_data"]
+    poke, timeout = float(wait["poke_interval_seconds"]), float(wait["timeout_hours"]) * 3600
+    if poke <= 0 or timeout < poke:
+        raise ValueError(
+            f"scoring.wait_for_data in {path or params_path()}: need poke_interval_seconds > 0 and a timeout of at least one poke"
+        )
+    return poke, timeout

@@ -6,11 +6,21 @@ import os
 from datetime import date
 
 import pytest
+import yaml
 
+from nightshift.config import load_params
 from nightshift.local.airflow_env import airflow_env, dag_test, migrate
 from nightshift.local.generate import generate
 
 CUSTOMERS, DAYS, START = 400, 120, date(2026, 3, 1)
+
+
+def params_file(path, poke_seconds: float, timeout_hours: float):
+    """params.yaml with a short wait for late data: a missing day fails in seconds, not hours."""
+    params = load_params()
+    params["scoring"]["wait_for_data"] = {"poke_interval_seconds": poke_seconds, "timeout_hours": timeout_hours}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +36,8 @@ def stack(tmp_path_factory, pg_url: str):
         "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
         "AIRFLOW_HOME": str(root / "airflow"),
         "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
+        # A missing day is waited for 6 s, polled every second.
+        "NIGHTSHIFT_PARAMS": str(params_file(root / "params.yaml", 1, 6 / 3600)),
     }
     env = airflow_env(pg_url, base=base)
     migrate(env)

@@ -31,12 +31,13 @@ EXPECTED = {
     ],
     "missing_column": ["raw_events:", "expect_column_to_exist(column=sessions)"],
     "wrong_type": ["raw_events:", "expect_column_values_to_be_in_type_list(column=minutes)"],
-    "missing_day": ["not ready", "missing partition", "events/event_date="],
     "empty_day": ["not ready", "empty partition", "(0 rows)"],
     "duplicate_customer": ["raw_customers:", "expect_column_values_to_be_unique(column=customer_id)"],
     "unknown_plan": ["raw_customers:", "expect_column_values_to_be_in_set(column=plan)", "platinum"],
     "row_count_collapse": ["raw_events:", "expect_table_row_count_to_be_between"],
 }
+# Not bad content but lateness: the day never lands, and the run waits for it (briefly, in tests).
+LATE = "missing_day"
 SPACING_DAYS = 8
 
 
@@ -46,7 +47,7 @@ def bad_zone(stack):
     bad_root = root / "raw_bad"
     shutil.copytree(root / "raw", bad_root)
     days = {}
-    for i, kind in enumerate(EXPECTED):
+    for i, kind in enumerate([*EXPECTED, LATE]):
         day = stack["day"] - timedelta(days=SPACING_DAYS * (i + 1))
         corrupt_day(bad_root, day, kind)
         days[kind] = day
@@ -86,7 +87,7 @@ def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, 
     assert "task_id=validate_raw" in log and "new_state=failed" in log
     # Validation failed first: the Spark and scoring tasks never started. An exact list, so a change
     # in the log format (no task found at all) fails here instead of passing vacuously.
-    assert started_tasks(log) == ["validate_raw"]
+    assert started_tasks(log) == ["wait_for_day", "validate_raw"]
 
     assert _scores(pg_url) == before
     assert _scores(pg_url, "score_date = %s", day) == 0
@@ -104,3 +105,18 @@ def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, 
         str(quarantined),
     )
     assert failed_suites >= 1
+
+
+def test_a_day_that_never_lands_times_out_waiting_and_quarantines_nothing(bad_zone, pg_url: str) -> None:
+    day = bad_zone["days"][LATE]
+    log_file = bad_zone["root"] / "logs" / "bad_missing_day.log"
+    with pytest.raises(RuntimeError, match="failed"):
+        dag_test("nightly_scoring", day, bad_zone["env"], log_file)
+
+    log = log_file.read_text()
+    assert f"waiting for {day.isoformat()}: no data yet in" in log and f"events/event_date={day.isoformat()}" in log
+    assert "AirflowSensorTimeout" in log
+    # Looked more than once (rescheduled between looks), and nothing after the sensor started.
+    assert set(started_tasks(log)) == {"wait_for_day"} and len(started_tasks(log)) >= 2
+    assert _scores(pg_url, "score_date = %s", day) == 0
+    assert not (bad_zone["root"] / "quarantine" / "raw" / day.isoformat()).exists()

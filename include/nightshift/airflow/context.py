@@ -33,6 +33,12 @@ def run_date(context: dict[str, Any]) -> date:
     return date(logical.year, logical.month, logical.day)
 
 
+def scored_day(context: dict[str, Any]) -> date:
+    """The day nightly_scoring scores: the trigger form's `score_date` when set, else the run's day."""
+    chosen = (context.get("params") or {}).get("score_date")
+    return date.fromisoformat(chosen) if chosen else run_date(context)
+
+
 def default_args(owner: str = "ml-platform") -> dict[str, Any]:
     """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests."""
     return {
@@ -44,14 +50,18 @@ def default_args(owner: str = "ml-platform") -> dict[str, Any]:
 
 @contextmanager
 def final_on_bad_data() -> Iterator[None]:
-    """Turn a failed quality gate into a task failure without retries: bad data stays bad on retry."""
+    """Turn a failed quality gate (or a day that cannot have landed) into a task failure without retries.
+
+    Bad data stays bad on retry, and a day that has not ended does not end sooner.
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from nightshift.quality.landing import DayNotEndedError
     from nightshift.quality.validation import DataQualityError
 
     try:
         yield
-    except DataQualityError as error:
+    except (DataQualityError, DayNotEndedError) as error:
         raise AirflowFailException(str(error)) from error
 
 

@@ -56,14 +56,22 @@ def migrate(env: Mapping[str, str]) -> None:
     _run([airflow_bin(), "db", "migrate"], env, "airflow db migrate")
 
 
-def dag_test(dag_id: str, logical_date: date, env: Mapping[str, str], log_file: Path | None = None) -> None:
+def dag_test_command(dag_id: str, logical_date: date, conf: Mapping[str, object] | None = None) -> list[str]:
+    """`airflow dags test` for one run; `conf` fills the DAG's trigger form (its Params)."""
+    cmd = [airflow_bin(), "dags", "test", dag_id, logical_date.isoformat()]
+    return cmd + ["--conf", json.dumps(dict(conf))] if conf else cmd
+
+
+def dag_test(
+    dag_id: str, logical_date: date, env: Mapping[str, str], log_file: Path | None = None, conf: Mapping[str, object] | None = None
+) -> None:
     """Run one DAG run in-process with `airflow dags test`; raise if it does not succeed.
 
     `airflow dags test` can exit 0 when a task failed, or print no run at all (a DAG that did not
     parse): only a final state line that says success is a success.
     """
     what = f"dag {dag_id} for {logical_date}"
-    output = _run([airflow_bin(), "dags", "test", dag_id, logical_date.isoformat()], env, what, log_file)
+    output = _run(dag_test_command(dag_id, logical_date, conf), env, what, log_file)
     state = dag_run_state(output)
     if state != "success":
         said = "no 'DagRun Finished' line" if state is None else f"state={state}"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nightshift.config import data_dir as default_data_dir
 from nightshift.config import project_home
 from nightshift.contract import customers_partition, events_partition
+from nightshift.quality.landing import describe_landing_zone
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -363,7 +364,11 @@ def validate_raw_day(
             suite: {"success": suite not in problems, "evaluated": 1, "failed": int(suite in problems)}
             for suite in (EVENTS_SUITE, CUSTOMERS_SUITE)
         }
-        raise DataQualityError(f"raw data for {day.isoformat()} not ready: " + "; ".join(problems.values()), failures, suites)
+        raise DataQualityError(
+            f"raw data for {day.isoformat()} not ready: " + "; ".join(problems.values()) + f"\n  {describe_landing_zone(root)}",
+            failures,
+            suites,
+        )
 
     events = _read_partition(events_path)
     customers = _read_partition(customers_path)

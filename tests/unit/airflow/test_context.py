@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 
-from nightshift.airflow.context import run_date
+from nightshift.airflow.context import run_date, scored_day
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +34,11 @@ def test_a_manual_run_takes_the_logical_date_it_was_given() -> None:
     chosen = pendulum.datetime(2026, 6, 29, tz="UTC")
     assert run_date(_context("manual", chosen, start, end)) == date(2026, 6, 29)
     assert type(run_date(_context("manual", chosen, start, end))) is date  # not pendulum's Date: Spark refuses it
+
+
+def test_the_score_date_of_the_trigger_form_wins_over_the_runs_day() -> None:
+    start, end = pendulum.datetime(2026, 11, 23, tz="UTC"), pendulum.datetime(2026, 11, 24, tz="UTC")
+    context = _context("manual", end, start, end)
+    assert scored_day(context) == date(2026, 11, 24)
+    assert scored_day({**context, "params": {"score_date": None}}) == date(2026, 11, 24)
+    assert scored_day({**context, "params": {"score_date": "2026-06-29"}}) == date(2026, 6, 29)

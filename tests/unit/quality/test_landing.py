@@ -1,0 +1,64 @@
+"""Has a day landed (nightshift.quality.landing): folder listings only, and messages that say what exists."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from nightshift.contract import customers_partition, events_partition
+from nightshift.quality.landing import DayNotEndedError, day_has_landed, describe_landing_zone, landed_days, missing_partitions
+
+pytestmark = pytest.mark.unit
+
+TODAY = date(2026, 7, 1)
+
+
+def _land(root: Path, day: date, *, events: bool = True, customers: bool = True) -> None:
+    for wanted, folder in ((events, events_partition(root, day)), (customers, customers_partition(root, day))):
+        if wanted:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "part-0.parquet").write_bytes(b"PAR1")
+
+
+def test_a_day_has_landed_once_both_partitions_hold_a_data_file(tmp_path: Path) -> None:
+    day = date(2026, 6, 29)
+    assert not day_has_landed(tmp_path, day, TODAY)
+    _land(tmp_path, day, customers=False)
+    assert missing_partitions(tmp_path, day) == [customers_partition(tmp_path, day)]
+    assert not day_has_landed(tmp_path, day, TODAY)
+    _land(tmp_path, day)
+    assert day_has_landed(tmp_path, day, TODAY)
+
+
+def test_a_partition_being_written_is_not_landed(tmp_path: Path) -> None:
+    # A writer's temporary folder and marker files are there before any data file is.
+    day = date(2026, 6, 29)
+    _land(tmp_path, day, events=False)
+    folder = events_partition(tmp_path, day)
+    (folder / "_temporary").mkdir(parents=True)
+    (folder / "_temporary" / "part-0.parquet").write_bytes(b"PAR1")
+    (folder / ".part-0.parquet.crc").write_bytes(b"")
+    assert missing_partitions(tmp_path, day) == [folder]
+
+
+def test_a_day_that_has_not_ended_fails_at_once_saying_what_has_landed(tmp_path: Path) -> None:
+    for day in (date(2026, 6, 28), date(2026, 6, 29)):
+        _land(tmp_path, day)
+    with pytest.raises(DayNotEndedError) as caught:
+        day_has_landed(tmp_path, TODAY, TODAY)
+    message = str(caught.value)
+    assert "2026-07-01 has not ended yet" in message
+    assert "events for 2026-06-28 to 2026-06-29 (2 days)" in message
+    assert "newest day with both: 2026-06-29" in message
+    assert "score_date" in message
+
+
+def test_landed_days_reads_folder_names_and_skips_what_is_not_a_day(tmp_path: Path) -> None:
+    _land(tmp_path, date(2026, 6, 2))
+    _land(tmp_path, date(2026, 6, 1), customers=False)
+    (tmp_path / "events" / "event_date=__HIVE_DEFAULT_PARTITION__").mkdir()
+    assert landed_days(tmp_path, "events", "event_date") == [date(2026, 6, 1), date(2026, 6, 2)]
+    assert describe_landing_zone(tmp_path).endswith("customers snapshots for 2026-06-02; newest day with both: 2026-06-02")
+    assert "events for none" in describe_landing_zone(tmp_path / "elsewhere")
