@@ -40,6 +40,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml scripts/check_prereqs.
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# As root in a folder the server's OS account cannot enter, .pgdata is a link to the data under
+# /var/lib/nightshift: remove what it points to, not only the link.
 clean:
 	-$(BIN)/nightshift db stop
+	if [ -L .pgdata ]; then rm -rf "$$(readlink .pgdata)"; fi
 	rm -rf data .airflow .mlflow .pgdata

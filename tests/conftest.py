@@ -32,7 +32,8 @@ class EmbeddedPg:
 @pytest.fixture(scope="session")
 def embedded_pg() -> Iterator[EmbeddedPg]:
     # Not tmp_path_factory: its root is 0700, and as root the server runs as an unprivileged
-    # account that must be able to enter the folder.
+    # account that must be able to enter the folder (else the data would be placed under
+    # /var/lib/nightshift, outside this temp folder).
     root = Path(tempfile.mkdtemp(prefix="nightshift-pg-"))
     root.chmod(0o711)
     pgdata = root / "pgdata"

@@ -47,14 +47,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     from nightshift.local.database import database_url
     from nightshift.local.embedded_pg import start_embedded, stop_embedded
+    from nightshift.warehouse.connection import redact_url
 
     if args.action == "stop":
         stop_embedded()
         print("embedded PostgreSQL stopped")
-    elif args.action == "start":
-        print(start_embedded())
-    else:
-        print(database_url())
+        return 0
+    url = start_embedded() if args.action == "start" else database_url()
+    # Terminals and CI logs keep what is printed: the password only when asked for, e.g. psql "$(nightshift db url --show-password)".
+    print(url if args.show_password else redact_url(url))
     return 0
 
 
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the scores database: print its URL, or start/stop the embedded server")
     db.add_argument("action", choices=["url", "start", "stop"], nargs="?", default="url")
+    db.add_argument("--show-password", action="store_true", help="print the URL with its password (masked by default)")
     db.set_defaults(func=cmd_db)
 
     scores = sub.add_parser("scores", help="show a date's rows in churn_scores")
