@@ -7,6 +7,7 @@ git-ignored .env. Nothing here reads a network or a database.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,21 @@ def data_dir() -> Path:
 def work_dir() -> Path:
     """Where jobs write intermediate outputs (feature sets, training sets)."""
     return Path(os.environ.get("NIGHTSHIFT_WORK_DIR", project_home() / "data" / "work")).resolve()
+
+
+def day_features_dir(day: date) -> Path:
+    """Where nightly_scoring writes the features of the day it scores, and drift monitoring reads them."""
+    return work_dir() / "features" / f"score_date={day.isoformat()}"
+
+
+def day_scores_dir(day: date) -> Path:
+    """Where nightly_scoring writes the scores of the day (Parquet), and drift monitoring reads them."""
+    return work_dir() / "scores" / f"score_date={day.isoformat()}"
+
+
+def drift_reports_dir() -> Path:
+    """Where drift monitoring writes its per-date reports, served by the Airflow UI plugin."""
+    return Path(os.environ.get("NIGHTSHIFT_DRIFT_REPORTS_DIR", work_dir() / "drift_reports")).resolve()
 
 
 def quarantine_dir() -> Path:

@@ -1,0 +1,124 @@
+"""Monitor one scoring date end to end: measure its drift, decide, store the date atomically, render its report.
+
+Inputs are references, as an Asset event or a trigger form gives them: the date, the model name and
+version that scored it, where scoring wrote its features and scores. The decision is written with its
+reason whatever it is; the caller raises the ``churn_drift`` Asset only when it says retrain.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
+from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
+from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
+from nightshift.monitoring.reference import champion_date_max, load_reference
+from nightshift.monitoring.report import write_report
+from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_dates(data_dir: Path) -> list[date]:
+    """Dates of the customers snapshots in the landing zone (from the partition folders; no data is read)."""
+    prefix = f"{CUSTOMERS_PARTITION}="
+    root = Path(data_dir) / CUSTOMERS
+    found = []
+    for folder in root.glob(f"{prefix}*") if root.exists() else []:
+        try:
+            found.append(date.fromisoformat(folder.name[len(prefix) :]))
+        except ValueError:
+            log.warning("ignoring %s: not a %sYYYY-MM-DD folder", folder, prefix)
+    return sorted(found)
+
+
+def newest_labelled(snapshots: list[date], day: date, horizon_days: int) -> date | None:
+    """The newest snapshot date whose label is known on ``day``: at least ``horizon_days`` older than the newest landed by then."""
+    landed = [d for d in snapshots if d <= day]
+    if not landed:
+        return None
+    known = [d for d in landed if (landed[-1] - d).days >= horizon_days]
+    return known[-1] if known else None
+
+
+def metric_rows(drift: DayDrift | None) -> list[MetricRow]:
+    return [] if drift is None else [MetricRow(m.column, m.metric, m.value, m.threshold, m.drifted) for m in drift.metrics]
+
+
+def monitor_day(
+    day: date,
+    database_url: str,
+    model_name: str,
+    model_version: str,
+    params: dict[str, Any],
+    data_dir: Path,
+    features_path: Path,
+    scores_path: Path,
+    reports_root: Path,
+) -> dict[str, Any]:
+    """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path)."""
+    from nightshift.warehouse.schema import ensure_schema
+
+    drift_params = params["drift"]
+    settings = DriftSettings.from_params(drift_params)
+    policy = DriftPolicy.from_params(drift_params)
+    ensure_schema(database_url)  # scoring_runs, read for a manual trigger's version
+    ensure_drift_schema(database_url)
+    reference = load_reference(model_name, model_version)
+    champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])
+    lookback = max(policy.consecutive_days, policy.cooldown_days) + 1
+    history = [PastDay(r.score_date, r.drifted, r.decision) for r in read_drift_runs(database_url, day, lookback)]
+    labelled = newest_labelled(snapshot_dates(data_dir), day, int(params["train"]["label_horizon_days"]))
+
+    drift: DayDrift | None
+    try:
+        drift = measure_day(features_path, scores_path, reference.distributions, settings)
+    except NotEnoughRowsError as exc:
+        drift, rows, verdict = None, exc.rows, not_enough_rows(str(exc))
+    else:
+        rows = drift.rows
+        verdict: Verdict = decide(
+            day,
+            drift.score_drifted,
+            drift.drifted_inputs,
+            history,
+            labelled,
+            champion_max,
+            policy,
+            severe_inputs=drift.severe_inputs(settings.severe_psi),
+        )
+    log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
+
+    report = write_report(reports_root, day, f"{model_name} version {model_version}", drift, reference.distributions["score"], verdict)
+    drifted_columns = ([SCORE] if drift.score_drifted else []) + drift.drifted_inputs if drift else []
+    run = DriftRun(
+        score_date=day,
+        model_name=model_name,
+        model_version=str(model_version),
+        rows=rows,
+        drifted_columns=drifted_columns,
+        score_psi=drift.psi_of(SCORE) if drift else None,
+        drifted=verdict.drifted,
+        decision=verdict.decision,
+        reason=verdict.reason,
+        report_path=str(report),
+    )
+    write_drift(database_url, run, metric_rows(drift))
+    return {
+        "score_date": day.isoformat(),
+        "model_name": model_name,
+        "model_version": str(model_version),
+        "champion_version": champion_version,
+        "rows": rows,
+        "drifted": verdict.drifted,
+        "decision": verdict.decision,
+        "reason": verdict.reason,
+        "retrain": verdict.retrain,
+        "drifted_columns": drifted_columns,
+        "score_psi": run.score_psi,
+        "psi": {m.column: m.value for m in (drift.metrics if drift else []) if m.metric == PSI},
+        "report": str(report),
+    }

@@ -1,0 +1,50 @@
+"""What the registry knows about a version that monitoring needs: its reference distributions and training window.
+
+The reference is the one logged with the version that scored the day (``reference/distributions.json``
+of its run), never whatever is champion when the monitor runs: a promotion between scoring and
+monitoring must not make a day look drifted against a model that did not score it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from nightshift.model.registry import model_version, registry_client, version_by_alias
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ARTIFACT = "reference/distributions.json"
+
+
+@dataclass(frozen=True)
+class VersionReference:
+    model_name: str
+    model_version: str
+    run_id: str
+    distributions: dict[str, Any]
+
+
+def load_reference(model_name: str, version: str) -> VersionReference:
+    """The reference distributions logged with ``version`` of ``model_name``."""
+    import mlflow
+
+    client = registry_client()
+    mv = model_version(client, model_name, version)
+    try:
+        distributions = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{REFERENCE_ARTIFACT}")
+    except Exception as exc:
+        raise LookupError(f"{model_name} version {version} (run {mv.run_id}) has no {REFERENCE_ARTIFACT} to compare a day with") from exc
+    return VersionReference(model_name, str(mv.version), mv.run_id, distributions)
+
+
+def champion_date_max(model_name: str, alias: str) -> tuple[str | None, date | None]:
+    """The version behind ``alias`` and the newest snapshot date of its training set (run param ``data.date_max``)."""
+    client = registry_client()
+    champion = version_by_alias(client, model_name, alias)
+    if champion is None:
+        return None, None
+    value = client.get_run(champion.run_id).data.params.get("data.date_max")
+    return str(champion.version), (date.fromisoformat(value) if value and value != "None" else None)

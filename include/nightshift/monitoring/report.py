@@ -1,0 +1,108 @@
+"""The per-date drift report: a PNG (PSI per column against its threshold, the score's histogram against the
+reference's) and an HTML page around it with the decision and every metric.
+
+Written to ``<reports dir>/score_date=YYYY-MM-DD/`` (``report.png``, ``index.html``), which the Airflow
+UI serves (plugins/nightshift_ui.py, Browse > Drift reports) and `nightshift drift show` names.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from nightshift.monitoring.drift import PSI, SCORE, DayDrift
+from nightshift.monitoring.policy import Verdict
+
+
+def report_dir(reports_root: Path, day: date) -> Path:
+    return reports_root / f"score_date={day.isoformat()}"
+
+
+def _bin_labels(cuts: Sequence[float]) -> list[str]:
+    edges = ["-inf", *(f"{c:.3g}" for c in cuts), "inf"]
+    return [f"({edges[i]}, {edges[i + 1]}]" for i in range(len(edges) - 1)]
+
+
+def drift_figure(day: date, drift: DayDrift, score_reference: Mapping[str, Any], title: str):
+    """Two panels: PSI of every column (drifted ones red, each threshold marked), the score's bin shares against the reference."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    psis = sorted((m for m in drift.metrics if m.metric == PSI), key=lambda m: m.value or 0.0)
+    fig = Figure(figsize=(13, max(5.0, 0.26 * len(psis) + 1.5)), dpi=100)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    y = np.arange(len(psis))
+    # PSI spans orders of magnitude between a quiet and a drifted column: cap the bars, print the value.
+    cap = max([m.threshold or 0.0 for m in psis] + [0.5]) * 2
+    values = [min(m.value or 0.0, cap) for m in psis]
+    left.barh(y, values, color=["#c0392b" if m.drifted else "#7f8c8d" for m in psis])
+    left.scatter([m.threshold for m in psis], y, marker="|", s=200, color="black", label="threshold")
+    for i, m in enumerate(psis):
+        left.text(values[i], i, f" {m.value:.3f}", va="center", fontsize=7)
+    left.set_yticks(y, [m.column for m in psis], fontsize=7)
+    left.set_xlim(0, cap * 1.25)
+    left.set_xlabel("PSI (drifted in red)")
+    left.set_title("PSI per column")
+    left.legend(loc="lower right")
+
+    reference = np.asarray(score_reference.get("fractions", []), dtype="float64")
+    counts = np.asarray(drift.score_counts, dtype="float64")
+    today = counts / counts.sum() if counts.sum() else counts
+    x = np.arange(len(reference))
+    right.bar(x - 0.2, reference, width=0.4, label="reference (evaluation window)", color="#2980b9")
+    right.bar(x + 0.2, today[: len(reference)], width=0.4, label=day.isoformat(), color="#e67e22")
+    right.set_xticks(x, _bin_labels(score_reference.get("cuts", [])), rotation=60, ha="right", fontsize=7)
+    right.set_ylabel("share of rows")
+    score_psi = drift.psi_of(SCORE)
+    right.set_title(f"score on the reference's bins (PSI {score_psi:.3f})" if score_psi is not None else "score")
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if math.isfinite(value) else str(value)
+
+
+def write_report(
+    reports_root: Path,
+    day: date,
+    model: str,
+    drift: DayDrift | None,
+    score_reference: Mapping[str, Any],
+    verdict: Verdict,
+) -> Path:
+    """Write the date's report (PNG and HTML; HTML only for a day too small to measure) and return the HTML path."""
+    out = report_dir(reports_root, day)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"Drift {day.isoformat()}: {model}, {drift.rows if drift else 0} rows, decision {verdict.decision}"
+    image = ""
+    rows = ""
+    if drift is not None:
+        drift_figure(day, drift, score_reference, title).savefig(out / "report.png")
+        image = '<p><img src="report.png" alt="PSI per column and the score histogram" style="max-width:100%"></p>'
+        for m in sorted(drift.metrics, key=lambda m: (m.metric != PSI, -(m.value or 0.0) if m.metric == PSI else 0, m.column, m.metric)):
+            style = ' style="color:#c0392b;font-weight:bold"' if m.drifted else ""
+            rows += (
+                f"<tr{style}><td>{html.escape(m.column)}</td><td>{m.metric}</td><td>{_cell(m.value)}</td>"
+                f"<td>{_cell(m.threshold)}</td><td>{'yes' if m.drifted else ''}</td></tr>"
+            )
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 10px;text-align:left}} table{{border-collapse:collapse}}
+tr:nth-child(even){{background:#f4f4f4}}</style></head>
+<body><p><a href="../">all dates</a></p><h1>{html.escape(title)}</h1>
+<p><b>{html.escape(verdict.decision)}</b>: {html.escape(verdict.reason)}</p>
+{image}
+<table><tr><th>column</th><th>metric</th><th>value</th><th>threshold</th><th>drifted</th></tr>{rows}</table>
+</body></html>
+"""
+    (out / "index.html").write_text(page)
+    return out / "index.html"

@@ -1,0 +1,169 @@
+"""Drift monitoring against real PostgreSQL and a real MLflow store: the tables, an atomic rerun, the decision over days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from nightshift.config import load_params
+from nightshift.monitoring.monitor import monitor_day, newest_labelled
+from nightshift.warehouse.drift import (
+    DriftRun,
+    MetricRow,
+    ensure_drift_schema,
+    read_drift_metrics,
+    read_drift_run,
+    write_drift,
+)
+from tests.pg_helpers import query
+from tests.unit.monitoring._days import features, reference, scores, write_day
+
+pytestmark = pytest.mark.integration
+
+MODEL = "churn_xgb"
+DAY = dt.date(2026, 7, 13)
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[str]:
+    """A database of its own: drift history is per date, and other tests' dates must not leak into it."""
+    name = f"drift_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(pg_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def _run(day: dt.date, decision: str = "no_drift", rows: int = 300) -> DriftRun:
+    return DriftRun(day, MODEL, "1", rows, ["monthly_fee"], 0.01, decision == "retrain", decision, f"because {decision}", None)
+
+
+def test_a_rerun_replaces_the_dates_rows_and_leaves_other_dates(db: str) -> None:
+    ensure_drift_schema(db)
+    other = DAY + dt.timedelta(days=1)
+    write_drift(db, _run(other), [MetricRow("tenure_days", "psi", 0.02, 0.25, False)])
+    write_drift(db, _run(DAY), [MetricRow(c, "psi", 0.5, 0.25, True) for c in ("a", "b", "c")])
+    write_drift(
+        db, _run(DAY, "retrain", rows=310), [MetricRow("a", "psi", 0.1, 0.25, False), MetricRow("a", "mean_shift_sd", None, 0.5, False)]
+    )
+
+    assert [(m.column, m.metric, m.value) for m in read_drift_metrics(db, DAY)] == [("a", "mean_shift_sd", None), ("a", "psi", 0.1)]
+    run = read_drift_run(db, DAY)
+    assert run is not None and run.decision == "retrain" and run.rows == 310 and run.drifted_columns == ["monthly_fee"]
+    assert query(db, "SELECT count(*) FROM drift_runs WHERE score_date = %s", (DAY,)) == [(1,)]
+    assert [m.column for m in read_drift_metrics(db, other)] == ["tenure_days"]
+
+
+def test_a_failed_rerun_leaves_the_date_as_it_was(db: str) -> None:
+    ensure_drift_schema(db)
+    write_drift(db, _run(DAY), [MetricRow("a", "psi", 0.5, 0.25, True)])
+    # A NULL column name violates the table's NOT NULL after the delete ran: the transaction must roll back whole.
+    with pytest.raises(psycopg2.IntegrityError):
+        write_drift(db, _run(DAY, "retrain"), [MetricRow("b", "psi", 0.1, 0.25, False), MetricRow(None, "psi", 0.1, 0.25, False)])
+    assert [(m.column, m.value) for m in read_drift_metrics(db, DAY)] == [("a", 0.5)]
+    assert read_drift_run(db, DAY).decision == "no_drift"
+
+
+def test_newest_labelled_snapshot_is_a_horizon_behind_the_newest_landed() -> None:
+    days = [dt.date(2026, 6, 1) + dt.timedelta(days=i) for i in range(60)]
+    assert newest_labelled(days, dt.date(2026, 7, 15), 30) == dt.date(2026, 6, 15)
+    assert newest_labelled(days, dt.date(2026, 6, 20), 30) is None
+    assert newest_labelled(days, dt.date(2026, 5, 1), 30) is None
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real MLflow store holding version 1 of the model, champion, with a reference and a training window."""
+    import mlflow
+
+    from nightshift.model.registry import ensure_experiment, registry_client
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(tmp_path / "artifacts"))
+    client = registry_client()
+    ensure_experiment(MODEL)
+    client.create_registered_model(MODEL)
+
+    def register(ref: dict, date_max: str, champion: bool) -> str:
+        with mlflow.start_run() as run:
+            mlflow.log_param("data.date_max", date_max)
+            mlflow.log_dict(ref, "reference/distributions.json")
+        version = client.create_model_version(MODEL, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version
+        if champion:
+            client.set_registered_model_alias(MODEL, "champion", version)
+        return str(version)
+
+    return register
+
+
+def _landing_zone(root: Path, first: dt.date, days: int) -> Path:
+    for i in range(days):
+        (root / "customers" / f"snapshot_date={(first + dt.timedelta(days=i)).isoformat()}").mkdir(parents=True)
+    return root
+
+
+def test_days_are_judged_against_the_version_that_scored_them_and_drift_asks_for_a_retrain(db: str, registry, tmp_path: Path) -> None:
+    params = load_params()
+    base = features(3000, seed=1)
+    v1 = registry(reference(base), "2026-05-29", champion=True)
+    data = _landing_zone(tmp_path / "raw", dt.date(2026, 3, 1), 140)
+    reports = tmp_path / "reports"
+
+    def run_day(offset: int, fee_factor: float, version: str = v1) -> dict:
+        day = DAY + dt.timedelta(days=offset)
+        frame = features(600, seed=10 + offset, fee_factor=fee_factor)
+        f, s = write_day(tmp_path / day.isoformat(), frame, scores(frame))
+        return monitor_day(day, db, MODEL, version, params, data, f, s, reports)
+
+    clean = run_day(-1, 1.0)
+    assert clean["decision"] == "no_drift" and not clean["retrain"]
+    first = run_day(0, 1.1)
+    assert first["decision"] == "drift_not_persistent" and first["drifted_columns"] == ["monthly_fee"]
+    assert "severe drift of monthly_fee" in first["reason"]
+
+    # A new champion trained on the price rise: day 2 was still scored by version 1, so it is judged against version 1.
+    registry(reference(features(3000, seed=1, fee_factor=1.1)), "2026-06-05", champion=True)
+    second = run_day(1, 1.1)
+    assert second["decision"] == "retrain" and second["retrain"]
+    assert second["model_version"] == v1 and second["champion_version"] == "2"
+    assert "labels up to 2026-06-14, newer than the champion's 2026-06-05" in second["reason"]
+
+    # The day is on record: every input and the score, PSI with its threshold; the report is on disk.
+    day2 = DAY + dt.timedelta(days=1)
+    metrics = read_drift_metrics(db, day2)
+    psis = {m.column: m for m in metrics if m.metric == "psi"}
+    assert {"monthly_fee", "plan", "region", "score", "tenure_days"} <= set(psis) and psis["monthly_fee"].drifted
+    assert Path(second["report"]).read_text().count("<tr") == len(metrics) + 1
+    assert (Path(second["report"]).parent / "report.png").stat().st_size > 10_000
+
+    # A rerun of the date replaces its rows and decides the same (its own earlier row does not extend the streak).
+    again = run_day(1, 1.1)
+    assert again["decision"] == "retrain"
+    assert query(db, "SELECT count(*) FROM drift_metrics WHERE score_date = %s", (day2,)) == [(len(metrics),)]
+    assert query(db, "SELECT count(*) FROM drift_runs") == [(3,)]
+
+    # The next drifted day is inside the cooldown of the retrain just asked for.
+    third = run_day(2, 1.1)
+    assert third["decision"] == "drift_cooldown" and not third["retrain"]
+
+
+def test_a_tiny_day_is_recorded_as_not_enough_rows(db: str, registry, tmp_path: Path) -> None:
+    v1 = registry(reference(features(3000, seed=1)), "2026-05-29", champion=True)
+    frame = features(20, seed=3)
+    f, s = write_day(tmp_path / "day", frame, scores(frame))
+    result = monitor_day(DAY, db, MODEL, v1, load_params(), _landing_zone(tmp_path / "raw", DAY, 1), f, s, tmp_path / "reports")
+    assert result["decision"] == "not_enough_rows" and result["rows"] == 20 and not result["retrain"]
+    assert "20 rows scored, fewer than drift.min_rows=200" in result["reason"]
+    run = read_drift_run(db, DAY)
+    assert run.decision == "not_enough_rows" and run.rows == 20 and run.score_psi is None
+    assert read_drift_metrics(db, DAY) == []
