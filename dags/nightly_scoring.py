@@ -6,7 +6,8 @@ waits for that day's events and customers partitions to land (late data is waite
 `scoring.wait_for_data` in `params.yaml`; a day that has not ended fails at once, saying what
 has landed), validates the day's raw events and customers snapshot with Great Expectations, builds the day's features with Spark and
 validates them in Spark, scores every active customer with the registry's `champion` and
-replaces that date's rows in PostgreSQL `churn_scores`.
+replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset event carries the
+date, model name and version and row count in its extra, for `drift_monitor`.
 
 A failed validation fails the run at once (no retries: bad data stays bad), names the
 suite, each failed expectation and example values, copies the data to the quarantine
@@ -72,14 +73,14 @@ def nightly_scoring():
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
         from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
-        from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
+        from nightshift.config import data_dir, day_features_dir, load_params, quarantine_dir
         from nightshift.features.jobs import scoring_features
         from nightshift.quality.gate import gate_parquet
         from nightshift.quality.suites import suite_parameters
 
         p = load_params()
         day = scored_day(context)
-        out = work_dir() / "features" / f"score_date={day.isoformat()}"
+        out = day_features_dir(day)
         result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"])
         with final_on_bad_data():
             params = suite_parameters(p["quality"])["features"]
@@ -91,21 +92,33 @@ def nightly_scoring():
         from pathlib import Path
 
         from nightshift.airflow.context import scored_day, warehouse_url
-        from nightshift.config import load_params, work_dir
+        from nightshift.config import day_scores_dir, load_params
         from nightshift.scoring.score import score_day
 
         p = load_params()
         day = scored_day(context)
-        return score_day(
+        result = score_day(
             spark,
             Path(features["path"]),
             day,
             warehouse_url(),
             p["model"]["name"],
             p["features"]["windows_days"],
-            work_dir() / "scores" / f"score_date={day.isoformat()}",
+            day_scores_dir(day),
             p["model"]["champion_alias"],
         )
+        # drift_monitor runs on this event and has no logical date: the extra tells it which day, which
+        # version scored it and where the day's features and scores are.
+        context["outlet_events"][CHURN_SCORES].extra = {
+            "score_date": result["score_date"],
+            "model_name": result["model_name"],
+            "model_version": result["model_version"],
+            "rows": result["rows"],
+            "run_id": result["run_id"],
+            "features_path": features["path"],
+            "scores_path": result["scores_path"],
+        }
+        return result
 
     features = build_features()
     wait_for_day() >> validate_raw() >> features

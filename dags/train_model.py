@@ -17,24 +17,27 @@ the version. `publish_champion` raises the `churn_model` Asset only when champio
 Trigger form: `window_days` (training history), `min_improvement` (gate margin),
 `force_promote` (skip the gate). Empty values keep `params.yaml`.
 
-Runs weekly (Sunday 03:00 UTC, as of Saturday, the last whole day) and on demand (as of the
-logical date the trigger chose). Tunables: `params.yaml` (`train`, `features`, `gate`).
+Runs weekly (Sunday 03:00 UTC, as of Saturday, the last whole day), on the `churn_drift` Asset
+(drift_monitor's policy asked for a retrain: as of the event's day, through the same gate, the MLflow
+run tagged `trigger=churn_drift` with the event), and on demand (as of the logical date the trigger
+chose; `drift_event` replays a drift event by hand). Tunables: `params.yaml` (`train`, `features`, `gate`).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, task
 
-from nightshift.airflow.assets import CHAMPION_MODEL, TRAINING_SET
+from nightshift.airflow.assets import CHAMPION_MODEL, CHURN_DRIFT, TRAINING_SET
 from nightshift.airflow.context import default_args
 
 
 @dag(
     dag_id="train_model",
-    # Interval timetable: the week ending Sunday 03:00 is over when the run starts, and it trains as
-    # of that week's last whole day (Saturday), never a day still landing.
-    schedule=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"),
+    # Weekly or on drift, one DAG: the interval timetable's week ending Sunday 03:00 is over when the run
+    # starts, and it trains as of that week's last whole day (Saturday), never a day still landing; a
+    # churn_drift event (drift_monitor's policy asked for a retrain) trains as of the event's day.
+    schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"), assets=[CHURN_DRIFT]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -62,6 +65,15 @@ from nightshift.airflow.context import default_args
                 "Empty: gate.min_improvement of params.yaml."
             ),
         ),
+        "drift_event": Param(
+            None,
+            type=["null", "object"],
+            title="Replay a drift event",
+            description=(
+                'A churn_drift event\'s extra to answer by hand, e.g. {"score_date": "2026-07-14", "reason": "..."}: '
+                "trains as of its score_date and is tagged as drift-triggered. Empty: a scheduled or plain manual run."
+            ),
+        ),
         "force_promote": Param(
             False,
             type="boolean",
@@ -75,7 +87,7 @@ def train_model():
     def build_training_set(spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.airflow.context import final_on_bad_data, run_date, warehouse_url
+        from nightshift.airflow.context import drift_trigger, final_on_bad_data, training_date, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
         from nightshift.features.jobs import training_set
         from nightshift.model.train import effective_params
@@ -83,7 +95,8 @@ def train_model():
         from nightshift.quality.suites import suite_parameters
 
         p = effective_params(load_params(), window_days=context["params"]["window_days"])
-        as_of = run_date(context)
+        # A drift-triggered run has no logical date: it trains as of the day the drift event names.
+        as_of = training_date(context, drift_trigger(context, CHURN_DRIFT))
         result = training_set(
             spark,
             data_dir(),
@@ -105,12 +118,15 @@ def train_model():
     def train(training: dict, **context) -> dict:
         from pathlib import Path
 
+        from nightshift.airflow.context import drift_trigger, trigger_tags
         from nightshift.config import load_params
         from nightshift.model.train import effective_params, train_model
 
         run = context["params"]
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
-        tags = {"airflow.dag_run_id": context["run_id"], "training_set": training["path"]}
+        # What started the run (schedule, manual, or the churn_drift event and its reason) is on the MLflow run.
+        trigger = trigger_tags(context, drift_trigger(context, CHURN_DRIFT))
+        tags = {"airflow.dag_run_id": context["run_id"], "training_set": training["path"], **trigger}
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
         return train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"]).as_dict()
 

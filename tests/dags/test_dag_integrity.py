@@ -13,7 +13,7 @@ pytestmark = pytest.mark.dags
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
-EXPECTED = {"train_model", "nightly_scoring"}
+EXPECTED = {"train_model", "nightly_scoring", "drift_monitor"}
 HEAVY = ("pyspark", "xgboost", "mlflow", "great_expectations", "pandas", "sklearn", "psycopg2")
 
 
@@ -45,6 +45,15 @@ def test_dags_hand_each_other_assets(dagbag) -> None:
     outlets = {dag_id: {a.name for t in dag.tasks for a in t.outlets} for dag_id, dag in dagbag.dags.items()}
     assert "churn_model" in outlets["train_model"]
     assert "churn_scores" in outlets["nightly_scoring"]
+    assert outlets["drift_monitor"] == {"churn_drift"}
+
+
+def test_drift_monitor_runs_on_the_churn_scores_asset(dagbag) -> None:
+    dag = dagbag.dags["drift_monitor"]
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["churn_scores"]
+    assert dag.max_active_runs == 1
+    assert dag.params["score_date"] is None
 
 
 def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
@@ -54,11 +63,13 @@ def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
     assert dag.timetable.expression == "0 0 * * *"
 
 
-def test_train_model_runs_weekly_on_an_interval_timetable(dagbag) -> None:
+def test_train_model_runs_weekly_on_an_interval_timetable_or_on_churn_drift(dagbag) -> None:
     # A cron string would give a trigger timetable whose logical date is the run time: a day still landing.
     dag = dagbag.dags["train_model"]
-    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
-    assert dag.timetable.expression == "0 3 * * 0"
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert type(dag.timetable.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.timetable.expression == "0 3 * * 0"
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["churn_drift"]
     assert dag.catchup is False
 
 

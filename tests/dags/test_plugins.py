@@ -32,6 +32,7 @@ def test_plugin_manager_loads_the_links() -> None:
     views = json.loads(_in_airflow(code, NIGHTSHIFT_MLFLOW_UI_URL="http://mlflow.test:5000"))
     assert [(v["name"], v["href"]) for v in views] == [
         ("Data docs", "/data-docs/index.html"),
+        ("Drift reports", "/drift-reports/"),
         ("MLflow", "http://mlflow.test:5000"),
     ]
 
@@ -50,3 +51,21 @@ def test_data_docs_are_served_under_their_prefix(tmp_path: Path) -> None:
         "print(r.status_code, missing.status_code, r.text)"
     )
     assert _in_airflow(code, NIGHTSHIFT_HOME=str(tmp_path)) == "200 404 <html>nightshift validations</html>"
+
+
+def test_drift_reports_are_listed_and_served_under_their_prefix(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    for day in ("2026-07-13", "2026-07-14"):
+        (reports / f"score_date={day}").mkdir(parents=True)
+        (reports / f"score_date={day}" / "index.html").write_text(f"<html>drift {day}</html>")
+    (reports / "score_date=2026-07-15").mkdir()  # a report still being written: not listed
+    code = (
+        "from airflow import plugins_manager as pm; from fastapi import FastAPI; "
+        "from fastapi.testclient import TestClient; "
+        "apps, _ = pm.get_fastapi_plugins(); root = FastAPI(); "
+        "[root.mount(a['url_prefix'], a['app']) for a in apps]; c = TestClient(root); "
+        "index = c.get('/drift-reports/').text; page = c.get('/drift-reports/score_date=2026-07-14/index.html'); "
+        "print(index.index('2026-07-14') < index.index('2026-07-13'), '2026-07-15' in index, page.status_code, page.text)"
+    )
+    out = _in_airflow(code, NIGHTSHIFT_DRIFT_REPORTS_DIR=str(reports))
+    assert out == "True False 200 <html>drift 2026-07-14</html>"

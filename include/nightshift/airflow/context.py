@@ -39,6 +39,85 @@ def scored_day(context: dict[str, Any]) -> date:
     return date.fromisoformat(chosen) if chosen else run_date(context)
 
 
+def asset_event_extras(context: dict[str, Any], asset: Any) -> list[dict[str, Any]]:
+    """The extras of the ``asset`` events that triggered this run, oldest first; [] for a run no such event triggered.
+
+    An asset-triggered run has no logical date: what it works on comes from these, never from the clock.
+    """
+    events = context.get("triggering_asset_events")
+    if not events:
+        return []
+    try:
+        found = list(events[asset])
+    except KeyError:
+        return []
+    return [dict(event.extra or {}) for event in sorted(found, key=lambda event: event.timestamp)]
+
+
+def monitored_days(extras: list[dict[str, Any]], score_date: str | None) -> list[dict[str, Any]]:
+    """The scoring days a drift_monitor run judges, oldest first, each as the churn_scores event described it.
+
+    Several events can reach one run (scoring ran twice before the monitor did): every date is judged,
+    and of two events for one date the newer wins (a rerun replaced the earlier scores). Without
+    events, the trigger form's ``score_date``; its model version is then read from scoring_runs.
+    """
+    if extras:
+        by_date: dict[str, dict[str, Any]] = {}
+        for extra in extras:
+            if not extra.get("score_date"):
+                raise ValueError(f"a churn_scores event without a score_date in its extra: {extra}")
+            by_date[str(extra["score_date"])] = extra
+        return [by_date[d] for d in sorted(by_date)]
+    if score_date:
+        return [{"score_date": date.fromisoformat(score_date).isoformat()}]
+    raise ValueError(
+        "no churn_scores event triggered this run and no score_date was given: trigger drift_monitor with score_date "
+        "set to a scored day (it never falls back to today)"
+    )
+
+
+def drift_trigger(context: dict[str, Any], asset: Any) -> dict[str, Any] | None:
+    """The churn_drift event a train_model run answers, or None for a scheduled or plain manual run.
+
+    From the newest triggering event of ``asset``, else from the trigger form's ``drift_event`` (an
+    event's extra replayed by hand); ``source`` says which.
+    """
+    extras = asset_event_extras(context, asset)
+    if extras:
+        return {**extras[-1], "source": "asset_event"}
+    replay = (context.get("params") or {}).get("drift_event")
+    if replay:
+        if not replay.get("score_date"):
+            raise ValueError(f"drift_event needs a score_date: {replay}")
+        return {**replay, "source": "replay"}
+    return None
+
+
+def training_date(context: dict[str, Any], trigger: dict[str, Any] | None) -> date:
+    """The day train_model trains as of: the drift event's date for a drift-triggered run, else `run_date`."""
+    if trigger is not None:
+        return date.fromisoformat(str(trigger["score_date"]))
+    return run_date(context)
+
+
+def trigger_tags(context: dict[str, Any], trigger: dict[str, Any] | None) -> dict[str, str]:
+    """MLflow run tags saying what started a training run, and for a drift-triggered one, the event."""
+    import json
+
+    if trigger is None:
+        run = context.get("dag_run")
+        return {"trigger": "schedule" if getattr(run, "run_type", None) == "scheduled" else "manual"}
+    event = {k: v for k, v in trigger.items() if k != "source"}
+    return {
+        "trigger": "churn_drift",
+        "trigger.source": str(trigger["source"]),
+        "drift.score_date": str(trigger["score_date"]),
+        "drift.reason": str(trigger.get("reason", ""))[:5000],
+        "drift.columns": ",".join(trigger.get("drifted_columns") or []),
+        "drift.event": json.dumps(event, sort_keys=True, default=str)[:5000],
+    }
+
+
 def default_args(owner: str = "ml-platform") -> dict[str, Any]:
     """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests."""
     return {

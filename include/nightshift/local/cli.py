@@ -70,6 +70,23 @@ def cmd_scores(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift_show(args: argparse.Namespace) -> int:
+    from nightshift.local.database import database_url
+    from nightshift.monitoring.report import drift_table
+    from nightshift.warehouse.drift import ensure_drift_schema, read_drift_metrics, read_drift_run
+
+    url = database_url()
+    ensure_drift_schema(url)
+    run = read_drift_run(url, args.date)
+    if run is None:
+        raise LookupError(
+            f"no drift recorded for {args.date}: drift_monitor judges a day once nightly_scoring has published it "
+            f"(or trigger drift_monitor with score_date={args.date})"
+        )
+    print(drift_table(run, read_drift_metrics(url, args.date)))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
     from nightshift.local.airflow_env import airflow_bin, airflow_env
@@ -185,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     scores.add_argument("date", type=_date)
     scores.add_argument("--top", type=int, default=10)
     scores.set_defaults(func=cmd_scores)
+
+    drift = sub.add_parser("drift", help="drift monitoring: show a date's drift metrics and retrain decision")
+    drift_sub = drift.add_subparsers(dest="drift_command", required=True)
+    show = drift_sub.add_parser("show", help="DATE's decision and reason, and PSI, null-share change and mean shift per column")
+    show.add_argument("date", type=_date)
+    show.set_defaults(func=cmd_drift_show)
 
     af = sub.add_parser("airflow", help="run the airflow CLI in the project's environment, e.g. `nightshift airflow standalone`")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)

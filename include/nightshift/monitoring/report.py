@@ -14,8 +14,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from nightshift.monitoring.drift import PSI, SCORE, DayDrift
+from nightshift.monitoring.drift import MEAN_SHIFT, NULL_CHANGE, PSI, SCORE, DayDrift
 from nightshift.monitoring.policy import Verdict
+from nightshift.warehouse.drift import DriftRun, MetricRow
 
 
 def report_dir(reports_root: Path, day: date) -> Path:
@@ -106,3 +107,39 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 """
     (out / "index.html").write_text(page)
     return out / "index.html"
+
+
+def drift_table(run: DriftRun, metrics: Sequence[MetricRow]) -> str:
+    """A date's drift as terminal text: the decision and its reason, then one line per column, largest PSI first."""
+    by_column: dict[str, dict[str, MetricRow]] = {}
+    for m in metrics:
+        by_column.setdefault(m.column, {})[m.metric] = m
+    score_psi = "-" if run.score_psi is None else f"{run.score_psi:.3f}"
+    lines = [
+        f"drift on {run.score_date}: {run.model_name} version {run.model_version}, {run.rows} rows, score PSI {score_psi}",
+        f"decision  {run.decision}: {run.reason}",
+    ]
+    if by_column:
+        lines += ["", f"{'column':<26} {'psi':>8} {'threshold':>9} {'null chg':>9} {'mean shift sd':>14}  drifted"]
+
+        def psi_of(column: str) -> float:
+            m = by_column[column].get(PSI)
+            return -1.0 if m is None or m.value is None else m.value
+
+        for column in sorted(by_column, key=lambda c: (c != SCORE, -psi_of(c), c)):
+            row = by_column[column]
+            p, n, s = row.get(PSI), row.get(NULL_CHANGE), row.get(MEAN_SHIFT)
+            flags = [name for name, m in (("psi", p), ("nulls", n), ("mean", s)) if m is not None and m.drifted]
+            lines.append(
+                f"{column:<26} {_fixed(p, 8, 3)} {_fixed(p, 9, 3, 'threshold')} {_fixed(n, 9, 3)} {_fixed(s, 14, 2)}  {','.join(flags)}"
+            )
+    if run.report_path:
+        lines += ["", f"report    {run.report_path}   (Airflow UI: Browse > Drift reports)"]
+    return "\n".join(lines)
+
+
+def _fixed(metric: MetricRow | None, width: int, digits: int, field: str = "value") -> str:
+    value = None if metric is None else getattr(metric, field)
+    if value is None:
+        return f"{'-':>{width}}"
+    return f"{value:>{width}.{digits}f}" if math.isfinite(value) else f"{value!s:>{width}}"

@@ -167,3 +167,21 @@ def test_a_tiny_day_is_recorded_as_not_enough_rows(db: str, registry, tmp_path: 
     run = read_drift_run(db, DAY)
     assert run.decision == "not_enough_rows" and run.rows == 20 and run.score_psi is None
     assert read_drift_metrics(db, DAY) == []
+
+
+def test_drift_show_prints_the_date_and_says_when_there_is_none(db: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    ensure_drift_schema(db)
+    write_drift(db, _run(DAY, "retrain"), [MetricRow("monthly_fee", "psi", 2.5, 0.25, True)])
+    env = {**os.environ, "NIGHTSHIFT_DATABASE_URL": db}
+    cli = [sys.executable, "-m", "nightshift.local.cli", "drift", "show"]
+    shown = subprocess.run([*cli, DAY.isoformat()], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "decision  retrain: because retrain" in shown.stdout
+    assert [line.split()[:2] for line in shown.stdout.splitlines() if line.startswith("monthly_fee")] == [["monthly_fee", "2.500"]]
+    missing = subprocess.run([*cli, "2026-01-01"], env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith("nightshift drift: no drift recorded for 2026-01-01")

@@ -1,0 +1,96 @@
+"""
+### drift_monitor
+
+Runs when `nightly_scoring` publishes a day (the `churn_scores` Asset): reads the day's date, model
+name and version from the triggering event (an asset-triggered run has no logical date, and this DAG
+never falls back to today), then compares that day's features and scores, as scoring wrote them
+(Parquet), with the reference distributions of the version that scored it:
+PSI per input and for the score (categories for plan and region, a bucket for unseen ones), the
+null-share change and the mean shift in reference standard deviations.
+
+Stores the date's rows in `drift_metrics` and its decision in `drift_runs` (a rerun replaces the date
+atomically), renders a report (Airflow UI: Browse > Drift reports; `nightshift drift show DATE`), and
+decides with the policy of `params.yaml` (`drift`): a drifted day, K drifted days in a row, a cooldown
+after a drift-triggered retrain, and labels newer than the champion's training data. Every decision,
+"no" included, is stored with its reason. `request_retrain` raises the `churn_drift` Asset (date,
+reason, drifted columns), which starts `train_model`, only when the policy says retrain; otherwise
+it is skipped and nothing downstream runs.
+
+Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored it.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from nightshift.airflow.assets import CHURN_DRIFT, CHURN_SCORES
+from nightshift.airflow.context import default_args
+
+
+@dag(
+    dag_id="drift_monitor",
+    schedule=[CHURN_SCORES],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    # One run at a time: a day's decision reads the decisions of the days before it.
+    max_active_runs=1,
+    tags=["nightshift", "monitoring"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        "score_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Score date",
+            description="A scored day to judge again (YYYY-MM-DD). Empty: the days of the churn_scores events that triggered the run.",
+        ),
+    },
+)
+def drift_monitor():
+    @task
+    def monitor(**context) -> dict:
+        from datetime import date
+        from pathlib import Path
+
+        from nightshift.airflow.context import asset_event_extras, monitored_days, warehouse_url
+        from nightshift.config import data_dir, day_features_dir, day_scores_dir, drift_reports_dir, load_params
+        from nightshift.monitoring.monitor import monitor_day
+        from nightshift.warehouse.drift import scoring_version
+
+        params, url = load_params(), warehouse_url()
+        results = []
+        # Oldest first: each day's decision reads the days before it.
+        for ref in monitored_days(asset_event_extras(context, CHURN_SCORES), context["params"]["score_date"]):
+            day = date.fromisoformat(ref["score_date"])
+            name, version = ref.get("model_name"), ref.get("model_version")
+            if not version:
+                found = scoring_version(url, day)
+                if found is None:
+                    raise LookupError(f"{day} has no succeeded scoring run in scoring_runs: run nightly_scoring for it first")
+                name, version = found
+            features = Path(ref["features_path"]) if ref.get("features_path") else day_features_dir(day)
+            scores = Path(ref["scores_path"]) if ref.get("scores_path") else day_scores_dir(day)
+            results.append(monitor_day(day, url, name, str(version), params, data_dir(), features, scores, drift_reports_dir()))
+        asked = [r for r in results if r["retrain"]]
+        return {"days": results, "retrain": asked[-1] if asked else None}
+
+    @task(outlets=[CHURN_DRIFT])
+    def request_retrain(summary: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        asked = summary["retrain"]
+        if asked is None:
+            said = "; ".join(f"{d['score_date']}: {d['decision']} ({d['reason']})" for d in summary["days"])
+            # Skipped, not failed: "no retrain" is the usual answer, and a skipped task raises no Asset event.
+            raise AirflowSkipException(f"no retrain asked for: {said}")
+        extra = {key: asked[key] for key in ("score_date", "model_name", "model_version", "reason", "drifted_columns", "report")}
+        extra["decision"] = asked["decision"]
+        context["outlet_events"][CHURN_DRIFT].extra = extra
+        return extra
+
+    request_retrain(monitor())
+
+
+drift_monitor()
