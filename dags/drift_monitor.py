@@ -16,7 +16,9 @@ after a drift-triggered retrain, and labels newer than the champion's training d
 reason, drifted columns), which starts `train_model`, only when the policy says retrain; otherwise
 it is skipped and nothing downstream runs.
 
-Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored it.
+Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored
+it (read from `scoring_runs`); `scores_event` replays a `churn_scores` event's extra as the asset
+trigger would pass it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ from nightshift.airflow.context import default_args
             title="Score date",
             description="A scored day to judge again (YYYY-MM-DD). Empty: the days of the churn_scores events that triggered the run.",
         ),
+        "scores_event": Param(
+            None,
+            type=["null", "object"],
+            title="Replay a churn_scores event",
+            description=(
+                "A churn_scores event's extra to judge by hand, as nightly_scoring wrote it "
+                '(e.g. {"score_date": "2026-07-14", "model_name": "churn_xgb", "model_version": "3"}). Empty: the triggering events.'
+            ),
+        ),
     },
 )
 def drift_monitor():
@@ -60,9 +71,11 @@ def drift_monitor():
         from nightshift.warehouse.drift import scoring_version
 
         params, url = load_params(), warehouse_url()
+        run = context["params"]
+        extras = asset_event_extras(context, CHURN_SCORES) or ([run["scores_event"]] if run["scores_event"] else [])
         results = []
         # Oldest first: each day's decision reads the days before it.
-        for ref in monitored_days(asset_event_extras(context, CHURN_SCORES), context["params"]["score_date"]):
+        for ref in monitored_days(extras, run["score_date"]):
             day = date.fromisoformat(ref["score_date"])
             name, version = ref.get("model_name"), ref.get("model_version")
             if not version:

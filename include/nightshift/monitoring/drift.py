@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 SCORE = "score"
 PSI, NULL_CHANGE, MEAN_SHIFT = "psi", "null_fraction_change", "mean_shift_sd"
-# Rows per Arrow batch: a 1M-row day is read in four pieces of ~60 MB for 30 float columns.
-BATCH_ROWS = 262_144
+# Rows per Arrow batch: ~15 MB for 30 float columns. Memory grows with the batch, not the day
+# (bench/drift_speed.py: a 1M-row day grows the process by about 0.2 GiB; the day in pandas takes 0.58).
+BATCH_ROWS = 65_536
 
 
 class NotEnoughRowsError(ValueError):
@@ -176,7 +177,8 @@ def _float_batches(path: Path, columns: Sequence[str], batch_rows: int) -> Itera
     missing = [c for c in columns if c not in dataset.schema.names]
     if missing:
         raise ValueError(f"{path} lacks columns {missing}")
-    for batch in dataset.to_batches(columns=list(columns), batch_size=batch_rows):
+    # Little read-ahead: the default (16 batches, 4 files) would hold a good part of a 1M-row day at once.
+    for batch in dataset.to_batches(columns=list(columns), batch_size=batch_rows, batch_readahead=1, fragment_readahead=1):
         arrays = {}
         for c in columns:
             column = batch.column(c)
