@@ -11,7 +11,10 @@ as `challenger`.
 
 The gate promotes it to `champion` only if it passes the floors of `params.yaml` (`gate`)
 and beats the champion on the same evaluation window; otherwise the reason is tagged on
-the version. `publish_champion` raises the `churn_model` Asset only when champion changed
+the version. If `champion` was moved by hand while the run trained, the new version is not
+promoted over a model it was never compared with (`champion_moved`). A retry of `train` does
+not train or register again: it gates the version this run already registered.
+`publish_champion` raises the `churn_model` Asset only when champion changed
 (it is skipped otherwise). Roll back with `nightshift model rollback`.
 
 Trigger form: `window_days` (training history), `min_improvement` (gate margin),
@@ -110,9 +113,11 @@ def train_model():
 
         run = context["params"]
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
-        tags = {"airflow.dag_run_id": context["run_id"], "training_set": training["path"]}
+        tags = {"training_set": training["path"]}
+        # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
+        result = train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"])
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
-        return train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"]).as_dict()
+        return result.as_dict()
 
     @task(outlets=[CHAMPION_MODEL])
     def publish_champion(result: dict) -> dict:

@@ -10,6 +10,9 @@ customer's future leaks backwards.
 Every hyperparameter comes from params.yaml; seeds and thread counts are fixed, so the
 same data gives the same model, metrics and predictions. The new version becomes
 `challenger`, and the gate (nightshift.model.gate, applied by nightshift.model.lifecycle) decides whether it becomes `champion`.
+
+A training keyed on its Airflow run (`run_key`) registers one version per run: a retry finds the
+version an earlier attempt registered and gates it instead of training again.
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
 from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
-from nightshift.model.gate import GatePolicy, decide
-from nightshift.model.lifecycle import apply_decision, champion_on_window
+from nightshift.model.gate import GatePolicy
+from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
 from nightshift.model.lineage import UNKNOWN, data_fingerprint, git_commit
-from nightshift.model.registry import Aliases, ensure_experiment, registry_client, set_challenger, version_by_alias
+from nightshift.model.registry import RUN_KEY_TAG, Aliases, ensure_experiment, registered_for_run, registry_client, version_by_alias
 from nightshift.model.split import TimeSplit, split_windows
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ class TrainResult:
     eval_rows: int
     n_trees: int
     gate: dict[str, Any]
+    resumed: bool  # the version was registered by an earlier attempt of the same Airflow run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,14 +165,33 @@ def train_model(
     params: dict[str, Any],
     tags: dict[str, str] | None = None,
     force_promote: bool = False,
+    run_key: str | None = None,
 ) -> TrainResult:
-    """Fit, evaluate against the champion on the same window, log, register as challenger, gate."""
+    """Fit, evaluate against the champion on the same window, log, register as challenger, gate.
+
+    `run_key` (the Airflow run id) makes it safe to retry: when a version was already registered
+    for that key, nothing is trained or registered again; that version is gated (or its
+    recorded verdict returned if it was gated already).
+    """
     import mlflow
     from mlflow.models import infer_signature
 
     model_name = params["model"]["name"]
     aliases = Aliases.from_params(params["model"])
     policy = GatePolicy.from_params(params.get("gate", {}))
+    client = registry_client()
+    if run_key is not None:
+        registered = registered_for_run(client, model_name, run_key)
+        if registered is not None:
+            log.warning(
+                "Airflow run %s already registered %s version %s (MLflow run %s): gating it instead of training again",
+                run_key,
+                model_name,
+                registered.version,
+                registered.run_id,
+            )
+            decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote)
+            return _result(client, model_name, str(registered.version), decision.as_dict(), resumed=True)
     train_params = params["train"]
     horizon = int(train_params["label_horizon_days"])
     bins = int(train_params.get("calibration_bins", 10))
@@ -180,14 +206,20 @@ def train_model(
     fingerprint = data_fingerprint(frame)
     commit = git_commit(project_home())
 
-    client = registry_client()
     champion = version_by_alias(client, model_name, aliases.champion)
     ensure_experiment(model_name)
-    run_tags = {**(tags or {}), "git.commit": commit["commit"], "git.dirty": commit["dirty"], "training_set": str(training_set_path)}
+    run_tags = {
+        **(tags or {}),
+        "git.commit": commit["commit"],
+        "git.dirty": commit["dirty"],
+        "training_set": str(training_set_path),
+        COMPARED_TAG: NO_CHAMPION if champion is None else str(champion.version),
+        **({} if run_key is None else {RUN_KEY_TAG: run_key}),
+    }
     if commit["commit"] != UNKNOWN:
         # MLflow's own tag, so the UI shows the commit next to the run.
         run_tags["mlflow.source.git.commit"] = commit["commit"]
-    with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags) as run:
+    with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags):
         mlflow.log_params(
             {
                 **{f"xgb.{k}": v for k, v in train_params["xgboost"].items()},
@@ -222,6 +254,8 @@ def train_model(
             if champion_metrics is not None:
                 # Both models on the same rows, side by side in the run.
                 mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+            else:
+                mlflow.set_tag(PROBLEM_TAG, champion_problem)
 
         _log_plots(evaluation["label"], probabilities, metrics, model.get_booster().get_score(importance_type="total_gain"), bins)
         reference = reference_distributions(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
@@ -241,28 +275,26 @@ def train_model(
     # Lineage on the version itself, readable from the registry without opening the run.
     client.set_model_version_tag(model_name, version, "git.commit", commit["commit"])
     client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
-    set_challenger(client, model_name, version, aliases)
-    decision = decide(
-        version,
-        metrics,
-        policy,
-        champion_version=None if champion is None else str(champion.version),
-        champion=champion_metrics,
-        champion_problem=champion_problem,
-        force=force_promote,
-    )
-    apply_decision(client, model_name, decision, aliases)
+    if run_key is not None:
+        client.set_model_version_tag(model_name, version, RUN_KEY_TAG, run_key)
+    # Judged on what the run logged, as a retry would judge it: one verdict per version.
+    decision = gate_version(client, model_name, version, policy, aliases, force_promote)
+    return _result(client, model_name, version, decision.as_dict(), resumed=False)
+
+
+def _result(client: MlflowClient, model_name: str, version: str, gate: dict[str, Any], resumed: bool) -> TrainResult:
+    """What a training returns, read back from the version's run: the same whether it trained now or earlier."""
+    registered = client.get_model_version(model_name, version)
+    metrics = client.get_run(registered.run_id).data.metrics
     result = TrainResult(
-        run_id=run.info.run_id,
+        run_id=registered.run_id,
         model_name=model_name,
-        model_version=version,
-        champion=decision.promoted,
-        train_rows=len(split.train),
-        validation_rows=len(split.validation),
-        eval_rows=len(evaluation),
-        n_trees=int(model.n_estimators),
-        gate=decision.as_dict(),
-        **{k: metrics[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
+        model_version=str(version),
+        champion=bool(gate["promoted"]),
+        gate=gate,
+        resumed=resumed,
+        **{k: float(metrics[k]) for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
+        **{k: int(metrics[k]) for k in ("train_rows", "validation_rows", "eval_rows", "n_trees")},
     )
     log.info("trained %s", result)
     return result
