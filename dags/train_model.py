@@ -3,7 +3,8 @@
 
 Builds a point-in-time training set (weekly snapshots whose 30-day churn label is
 known by the run's logical date) with Spark, validates it with the GX `training_set` suite
-in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it), then
+in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
+it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
 trains XGBoost on the oldest dates with early stopping on a validation window, evaluates
 on the newest dates (a 30-day gap before each window keeps labels from leaking), logs
 metrics, plots, lineage and reference distributions to MLflow and registers the version
@@ -87,17 +88,19 @@ def train_model():
 
         p = effective_params(load_params(), window_days=context["params"]["window_days"])
         as_of = run_date(context)
-        result = training_set(
-            spark,
-            data_dir(),
-            as_of,
-            work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
-            p["features"]["windows_days"],
-            p["train"]["label_horizon_days"],
-            p["train"]["sample_every_days"],
-            p["train"]["window_days"],
-        )
         with final_on_bad_data():
+            # Refuses history holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
+            result = training_set(
+                spark,
+                data_dir(),
+                as_of,
+                work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
+                p["features"]["windows_days"],
+                p["train"]["label_horizon_days"],
+                p["train"]["sample_every_days"],
+                p["train"]["window_days"],
+                warehouse_url(),
+            )
             params = suite_parameters(p["quality"])["training_set"]
             gate_parquet(
                 "training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"]
