@@ -2,7 +2,8 @@
 
 AIRFLOW_HOME, the DAG and plugin folders and the connections (`spark_default`, the
 warehouse) all come from environment variables, so nothing is set up by hand and an
-already exported variable always wins.
+already exported variable always wins. PATH is the exception: the interpreter's bin folder
+goes first, so an unactivated venv works too.
 """
 
 from __future__ import annotations
@@ -47,7 +48,19 @@ def airflow_env(warehouse_url: str, base: Mapping[str, str] | None = None, home:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    env["PATH"] = _with_bin_first(env.get("PATH", os.defpath))
     return env
+
+
+def _with_bin_first(path: str) -> str:
+    """PATH with this interpreter's bin folder first.
+
+    `airflow standalone` starts its components as `airflow` from PATH: run as
+    `.venv/bin/nightshift airflow standalone` without an activated venv, that would be no
+    airflow at all, or another installation's.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    return os.pathsep.join([bin_dir, *(p for p in path.split(os.pathsep) if p and p != bin_dir)])
 
 
 def migrate(env: Mapping[str, str]) -> None:

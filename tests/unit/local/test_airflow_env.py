@@ -53,3 +53,13 @@ def test_exit_zero_without_a_successful_run_is_a_failure(fake_airflow, output: s
 def test_a_successful_run_passes(fake_airflow) -> None:
     fake_airflow(FINISHED.format(state="success") + "\n")
     dag_test("nightly_scoring", date(2026, 6, 28), {"PATH": "/usr/bin"})  # raises on anything but success
+
+
+def test_the_interpreters_bin_folder_comes_first_on_path(tmp_path: Path) -> None:
+    # `airflow standalone` starts its components as `airflow` from PATH, and the README runs
+    # `.venv/bin/nightshift airflow standalone` without activating the venv.
+    venv_bin = str(Path(sys.executable).parent)
+    env = airflow_env.airflow_env("postgresql://db/x", base={"PATH": f"/usr/bin:{venv_bin}:/bin", "AIRFLOW_HOME": "/mine"}, home=tmp_path)
+    assert env["PATH"] == f"{venv_bin}:/usr/bin:/bin"
+    assert env["AIRFLOW_HOME"] == "/mine"  # an exported variable still wins
+    assert airflow_env.airflow_env("postgresql://db/x", base={}, home=tmp_path)["PATH"].split(":")[0] == venv_bin
