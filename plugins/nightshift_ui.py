@@ -1,8 +1,8 @@
 """What the Airflow UI offers beyond Airflow: the GX data docs and a link to the MLflow UI.
 
 The data docs (HTML of every validation run, written by the quality gates) are served by
-the api-server itself under /data-docs and linked from Browse; a failed validation's task
-log names the same page.
+the api-server itself under /data-docs, to logged-in users allowed to read task logs, and
+linked from Browse; a failed validation's task log names the same page.
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from airflow.plugins_manager import AirflowPlugin
 
 
 def _data_docs_app():
-    from fastapi import FastAPI
-    from fastapi.staticfiles import StaticFiles
-
+    from nightshift.airflow.data_docs_app import data_docs_app
     from nightshift.quality.validation import data_docs_index
 
-    app = FastAPI(title="nightshift data docs")
-    # check_dir=False: the folder appears with the first validation, after the server starts.
-    app.mount("/", StaticFiles(directory=str(data_docs_index().parent), html=True, check_dir=False), name="data-docs")
-    return app
+    return data_docs_app(data_docs_index().parent)
 
 
 class NightshiftUI(AirflowPlugin):

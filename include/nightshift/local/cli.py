@@ -72,11 +72,14 @@ def cmd_scores(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
-    from nightshift.local.airflow_env import airflow_bin, airflow_env
+    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_standalone
     from nightshift.local.database import database_url
 
     env = airflow_env(database_url())
     argv = args.airflow_args[1:] if args.airflow_args[:1] == ["--"] else args.airflow_args
+    if argv[:1] == ["standalone"]:
+        # Supervised rather than exec'd: one Ctrl-C must stop all four components (see run_standalone).
+        return run_standalone([airflow_bin(), *argv], env)
     os.execve(airflow_bin(), [airflow_bin(), *argv], env)
     return 0  # not reached
 
