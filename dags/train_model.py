@@ -5,8 +5,9 @@ Builds a point-in-time training set (weekly snapshots whose 30-day churn label i
 known by the run's logical date) with Spark, validates it with the GX `training_set` suite
 in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
 it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
-trains XGBoost on the oldest dates with early stopping on a validation window, evaluates
-on the newest dates (a 30-day gap before each window keeps labels from leaking), logs
+trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
+cross-validation inside those dates picks the number of trees), evaluates on the newest
+dates (the gap keeps their outcomes out of every training label), logs
 metrics, plots, lineage and reference distributions to MLflow and registers the version
 as `challenger`.
 
@@ -49,7 +50,7 @@ from nightshift.airflow.context import default_args
         "window_days": Param(
             None,
             type=["null", "integer"],
-            # Two 30-day label gaps plus evaluation, validation and training dates need 13 weeks.
+            # The evaluation dates and their 30-day label gap take 7 of 13 weekly dates: 13 weeks leave 6 to train on.
             minimum=91,
             maximum=730,
             title="Training window (days)",
