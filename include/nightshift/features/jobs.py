@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.features.point_in_time import build_features, build_labels, labelled_dates, read_customers, read_events
+from nightshift.features.point_in_time import build_features, build_labels, label_snapshots, labelled_dates, read_customers, read_events
 from nightshift.quality.bad_days import RawWindow, require_resolved
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ def scoring_window(day: date, windows: Sequence[int]) -> RawWindow:
     return RawWindow(day - timedelta(days=max(windows) - 1), day, (day,))
 
 
-def training_window(dates: Sequence[date], label_snapshot: date, windows: Sequence[int]) -> RawWindow:
-    """What a training set reads: each date's feature window and snapshot, and the snapshot labels come from."""
-    return RawWindow(min(dates) - timedelta(days=max(windows) - 1), max(dates), tuple(sorted({*dates, label_snapshot})))
+def training_window(dates: Sequence[date], label_snapshots: Sequence[date], windows: Sequence[int]) -> RawWindow:
+    """What a training set reads: each date's feature window and snapshot, and the snapshots its labels come from."""
+    return RawWindow(min(dates) - timedelta(days=max(windows) - 1), max(dates), tuple(sorted({*dates, *label_snapshots})))
 
 
 def scoring_features(
@@ -81,9 +81,11 @@ def training_set(
             f"before {as_of} on two or more dates (found {len(dates)})"
         )
     if quality_url is not None:
-        # build_labels reads churn from the newest snapshot on or before as_of.
-        label_snapshot = max(d for d in snapshots if d <= as_of)
-        require_resolved(quality_url, training_window(dates, label_snapshot, windows), f"build the training set as of {as_of.isoformat()}")
+        # build_labels reads each label from the snapshot of d + horizon (or the next one), and a purged
+        # customer's churn_date from any snapshot after d up to it: every snapshot in that span counts.
+        newest_label = max(label_snapshots(snapshots, dates, horizon_days).values())
+        read_for_labels = [d for d in snapshots if min(dates) < d <= newest_label]
+        require_resolved(quality_url, training_window(dates, read_for_labels, windows), f"build the training set as of {as_of.isoformat()}")
     # Nothing landed after the run's date takes part, not even in labels.
     customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(as_of))
     features = build_features(read_events(spark, data_dir), customers, dates, windows)

@@ -75,8 +75,14 @@ class RawWindow:
     snapshots: tuple[date, ...]
 
     def describe(self) -> str:
-        snapshots = ", ".join(d.isoformat() for d in sorted(self.snapshots))
-        plural = "s" if len(self.snapshots) > 1 else ""
+        days = sorted(self.snapshots)
+        # A training set reads a snapshot a day for months: name the span, not every day.
+        snapshots = (
+            ", ".join(d.isoformat() for d in days)
+            if len(days) <= 5
+            else f"{days[0].isoformat()}..{days[-1].isoformat()} ({len(days)} days)"
+        )
+        plural = "s" if len(days) > 1 else ""
         return f"events {self.events_from.isoformat()}..{self.events_to.isoformat()}, customers snapshot{plural} {snapshots}"
 
 

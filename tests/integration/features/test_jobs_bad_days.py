@@ -58,3 +58,15 @@ def test_training_set_refuses_a_failed_day_it_reads_and_builds_past_one_it_does_
     assert [b.day for b in caught.value.bad_days] == [inside]
     assert f"refusing to build the training set as of {as_of.isoformat()}" in str(caught.value)
     assert not (tmp_path / "refused").exists()
+
+
+def test_training_set_refuses_a_failed_snapshot_its_labels_are_read_from(spark, landing, db, tmp_path) -> None:
+    # The date a week before the newest labelled one reads its label from the snapshot of d + 30 = as_of - 7:
+    # no feature date, not the newest snapshot, yet the labels of that week come from it.
+    as_of = landing.end_date
+    label_day = as_of - timedelta(days=7)
+    failed_snapshot = {"raw_customers": {"success": False, "evaluated": 12, "failed": 1}}
+    record_quality_runs(db, label_day, failed_snapshot, FAILURE, message="duplicate customer_id")
+    with pytest.raises(UnresolvedBadDaysError) as caught:
+        training_set(spark, landing.data_dir, as_of, tmp_path / "refused", WINDOWS, 30, 7, 120, quality_url=db)
+    assert [(b.day, b.suite) for b in caught.value.bad_days] == [(label_day, "raw_customers")]

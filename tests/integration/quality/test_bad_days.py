@@ -92,16 +92,18 @@ def test_a_failed_snapshot_counts_only_where_it_is_read(db: str) -> None:
     # Scoring DAY reads DAY's snapshot only; scoring the bad day, or training on it, reads that snapshot.
     require_resolved(db, scoring_window(DAY, WINDOWS), "build features")
     assert [(b.day, b.suite) for b in _refusal(db, bad).bad_days] == [(bad, "raw_customers")]
-    training = training_window([bad - timedelta(days=7), bad], DAY, WINDOWS)
+    training = training_window([bad - timedelta(days=7), bad], [DAY], WINDOWS)
     with pytest.raises(UnresolvedBadDaysError, match="2026-05-07 raw_customers"):
         require_resolved(db, training, "build the training set")
 
 
-def test_training_window_covers_every_date_and_the_label_snapshot() -> None:
+def test_training_window_covers_every_date_and_the_label_snapshots() -> None:
     dates = [date(2026, 3, 1), date(2026, 3, 8), date(2026, 3, 15)]
-    window = training_window(dates, date(2026, 4, 20), WINDOWS)
+    labels = [date(2026, 3, 31), date(2026, 4, 7), date(2026, 4, 14)]
+    window = training_window(dates, labels, WINDOWS)
     assert (window.events_from, window.events_to) == (date(2026, 3, 1) - timedelta(days=89), date(2026, 3, 15))
-    assert window.snapshots == (*dates, date(2026, 4, 20))
+    assert window.snapshots == (*dates, *labels)
+    assert "customers snapshots 2026-03-01..2026-04-14 (6 days)" in window.describe()
 
 
 def test_a_later_passing_validation_resolves_and_a_later_failure_refuses_again(db: str) -> None:
