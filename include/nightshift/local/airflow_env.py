@@ -67,6 +67,8 @@ def _with_bin_first(path: str) -> str:
 
 # How long a stop may take before the next, harder signal (a stop asked for twice escalates at once).
 STOP_GRACE_SECONDS = 60
+# What is left in the session after standalone exited gets this long to end on SIGTERM before SIGKILL.
+LEFTOVER_GRACE_SECONDS = 10
 
 
 def run_standalone(cmd: list[str], env: Mapping[str, str], grace_seconds: float = STOP_GRACE_SECONDS) -> int:
@@ -93,7 +95,7 @@ def run_standalone(cmd: list[str], env: Mapping[str, str], grace_seconds: float 
             if proc.poll() is None:
                 _signal_session(proc.pid, signal.SIGKILL)
                 proc.wait()
-            _signal_session(proc.pid, signal.SIGTERM)
+            _end_session(proc.pid)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -118,6 +120,26 @@ def _stop_on_request(proc: subprocess.Popen[bytes], requests: list[int], grace_s
             proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _end_session(pgid: int, grace_seconds: float = LEFTOVER_GRACE_SECONDS) -> None:
+    """SIGTERM whatever is left in the session after standalone exited, SIGKILL it after a short grace.
+
+    An idle LocalExecutor worker can outlive its scheduler and sit out a SIGTERM.
+    """
+    _signal_session(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and _session_has_processes(pgid):
+        time.sleep(0.2)
+    _signal_session(pgid, signal.SIGKILL)
+
+
+def _session_has_processes(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _signal_session(pgid: int, signum: int) -> None:

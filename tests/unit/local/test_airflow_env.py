@@ -70,11 +70,13 @@ def test_the_interpreters_bin_folder_comes_first_on_path(tmp_path: Path) -> None
 FAKE_STANDALONE = """
 import os, signal, subprocess, sys, time
 out, mode = sys.argv[1], sys.argv[2]
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+# `deaf`: the child sits out SIGTERM, as an idle LocalExecutor worker left behind by its scheduler can.
+deaf = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if mode == "deaf_child" else ""
+child = subprocess.Popen([sys.executable, "-c", deaf + "import time; time.sleep(600)"])
 def on_signal(signum, _frame):
     with open(out, "a") as fh:
         fh.write(signal.Signals(signum).name + "\\n")
-    if mode == "obedient":
+    if mode in ("obedient", "deaf_child"):
         time.sleep(0.5)  # a second signal arriving now would be recorded
         sys.exit(0)
 signal.signal(signal.SIGINT, on_signal)
@@ -142,4 +144,10 @@ def test_one_ctrl_c_reaches_standalone_once_and_nothing_outlives_it(tmp_path: Pa
 def test_a_standalone_that_will_not_stop_is_terminated_then_killed(tmp_path: Path) -> None:
     code, signals, child = _ctrl_c_standalone(tmp_path, "stubborn")
     assert (code, signals) == (128 + 9, ["SIGINT", "SIGTERM"])
+    assert _gone(child)
+
+
+def test_a_leftover_that_sits_out_sigterm_is_killed_after_standalone_exits(tmp_path: Path) -> None:
+    code, signals, child = _ctrl_c_standalone(tmp_path, "deaf_child")
+    assert (code, signals) == (0, ["SIGINT"])
     assert _gone(child)
