@@ -13,7 +13,9 @@ A failed validation fails the run at once (no retries: bad data stays bad), name
 suite, each failed expectation and example values, copies the data to the quarantine
 folder with the validation result, and records the run in `data_quality_runs`; the
 published scores are untouched. Every validation renders into the GX data docs
-(Airflow UI: Browse > Data docs).
+(Airflow UI: Browse > Data docs). `build_features` also refuses, without retries, while any
+day its feature window reads (the longest of `features.windows_days`) has a failed validation
+nobody fixed or accepted (`nightshift quality validate|accept DATE`).
 
 Runs nightly just after midnight UTC for the day that ended.
 """
@@ -81,8 +83,9 @@ def nightly_scoring():
         p = load_params()
         day = scored_day(context)
         out = day_features_dir(day)
-        result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"])
         with final_on_bad_data():
+            # Refuses a window holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
+            result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"], warehouse_url())
             params = suite_parameters(p["quality"])["features"]
             gate_parquet("features", spark, out, day, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"])
         return result

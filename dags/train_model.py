@@ -3,15 +3,20 @@
 
 Builds a point-in-time training set (weekly snapshots whose 30-day churn label is
 known by the run's logical date) with Spark, validates it with the GX `training_set` suite
-in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it), then
-trains XGBoost on the oldest dates with early stopping on a validation window, evaluates
-on the newest dates (a 30-day gap before each window keeps labels from leaking), logs
+in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
+it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
+trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
+cross-validation inside those dates picks the number of trees), evaluates on the newest
+dates (the gap keeps their outcomes out of every training label), logs
 metrics, plots, lineage and reference distributions to MLflow and registers the version
 as `challenger`.
 
 The gate promotes it to `champion` only if it passes the floors of `params.yaml` (`gate`)
 and beats the champion on the same evaluation window; otherwise the reason is tagged on
-the version. `publish_champion` raises the `churn_model` Asset only when champion changed
+the version. If `champion` was moved by hand while the run trained, the new version is not
+promoted over a model it was never compared with (`champion_moved`). A retry of `train` does
+not train or register again: it gates the version this run already registered.
+`publish_champion` raises the `churn_model` Asset only when champion changed
 (it is skipped otherwise). Roll back with `nightshift model rollback`.
 
 Trigger form: `window_days` (training history), `min_improvement` (gate margin),
@@ -48,7 +53,7 @@ from nightshift.airflow.context import default_args
         "window_days": Param(
             None,
             type=["null", "integer"],
-            # Two 30-day label gaps plus evaluation, validation and training dates need 13 weeks.
+            # The evaluation dates and their 30-day label gap take 7 of 13 weekly dates: 13 weeks leave 6 to train on.
             minimum=91,
             maximum=730,
             title="Training window (days)",
@@ -97,17 +102,19 @@ def train_model():
         p = effective_params(load_params(), window_days=context["params"]["window_days"])
         # A drift-triggered run has no logical date: it trains as of the day the drift event names.
         as_of = training_date(context, drift_trigger(context, CHURN_DRIFT))
-        result = training_set(
-            spark,
-            data_dir(),
-            as_of,
-            work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
-            p["features"]["windows_days"],
-            p["train"]["label_horizon_days"],
-            p["train"]["sample_every_days"],
-            p["train"]["window_days"],
-        )
         with final_on_bad_data():
+            # Refuses history holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
+            result = training_set(
+                spark,
+                data_dir(),
+                as_of,
+                work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
+                p["features"]["windows_days"],
+                p["train"]["label_horizon_days"],
+                p["train"]["sample_every_days"],
+                p["train"]["window_days"],
+                warehouse_url(),
+            )
             params = suite_parameters(p["quality"])["training_set"]
             gate_parquet(
                 "training_set", spark, Path(result["path"]), as_of, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"]
@@ -126,9 +133,11 @@ def train_model():
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
         # What started the run (schedule, manual, or the churn_drift event and its reason) is on the MLflow run.
         trigger = trigger_tags(context, drift_trigger(context, CHURN_DRIFT))
-        tags = {"airflow.dag_run_id": context["run_id"], "training_set": training["path"], **trigger}
+        tags = {"training_set": training["path"], **trigger}
+        # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
+        result = train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"])
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
-        return train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"]).as_dict()
+        return result.as_dict()
 
     @task(outlets=[CHAMPION_MODEL])
     def publish_champion(result: dict) -> dict:

@@ -37,35 +37,137 @@ def test_plugin_manager_loads_the_links() -> None:
     ]
 
 
-def test_data_docs_are_served_under_their_prefix(tmp_path: Path) -> None:
+# The API server's side of a request, in one process: the plugin manager's apps mounted the way
+# the API server mounts them, Airflow's auth manager (simple by default, or AIRFLOW__CORE__AUTH_MANAGER)
+# and the metadata table it checks token revocation in.
+SERVE = """
+import json
+from airflow import plugins_manager as pm, settings
+from airflow.api_fastapi.app import create_auth_manager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+from airflow.models.revoked_token import RevokedToken
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+RevokedToken.__table__.create(settings.engine, checkfirst=True)
+token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="ana", role="VIEWER"))
+apps, _ = pm.get_fastapi_plugins()
+root = FastAPI()
+[root.mount(a["url_prefix"], a["app"]) for a in apps]
+c = TestClient(root)
+bearer = {"Authorization": "Bearer " + token}
+seen = {
+    "anonymous": c.get("/data-docs/index.html").status_code,
+    "anonymous_missing": c.get("/data-docs/nope.html").status_code,
+    "forged": c.get("/data-docs/index.html", headers={"Authorization": "Bearer " + token[:-4] + "AAAA"}).status_code,
+    "cookie": c.get("/data-docs/index.html", cookies={"_token": token}).text,
+    "bearer_folder": c.get("/data-docs/", headers=bearer).text,
+    "bearer_missing": c.get("/data-docs/nope.html", headers=bearer).status_code,
+    "bearer_outside": c.get("/data-docs/..%2Fsecret.html", headers=bearer).status_code,
+}
+print(json.dumps(seen))
+"""
+
+# An auth manager that lets nobody read task logs (everything else as the simple one).
+NO_TASK_LOGS = """
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+
+class NoTaskLogs(SimpleAuthManager):
+    def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
+        return access_entity is not DagAccessEntity.TASK_LOGS
+"""
+
+
+@pytest.fixture
+def docs_home(tmp_path: Path) -> Path:
+    """A project home whose data docs hold one page, and a secret file next to the docs folder."""
     site = tmp_path / "great_expectations" / "uncommitted" / "data_docs" / "local_site"
     site.mkdir(parents=True)
     (site / "index.html").write_text("<html>nightshift validations</html>")
+    (site.parent / "secret.html").write_text("not a data docs page")
     (tmp_path / "params.yaml").write_text("{}\n")
-    code = (
-        "from airflow import plugins_manager as pm; from fastapi import FastAPI; "
-        "from fastapi.testclient import TestClient; "
-        "apps, _ = pm.get_fastapi_plugins(); root = FastAPI(); "
-        "[root.mount(a['url_prefix'], a['app']) for a in apps]; c = TestClient(root); "
-        "r = c.get('/data-docs/index.html'); missing = c.get('/data-docs/nope.html'); "
-        "print(r.status_code, missing.status_code, r.text)"
+    return tmp_path
+
+
+def _serve(home: Path, **env: str) -> dict[str, object]:
+    return json.loads(
+        _in_airflow(
+            SERVE,
+            NIGHTSHIFT_HOME=str(home),
+            AIRFLOW_HOME=str(home / "airflow"),
+            AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+            **env,
+        )
     )
-    assert _in_airflow(code, NIGHTSHIFT_HOME=str(tmp_path)) == "200 404 <html>nightshift validations</html>"
 
 
-def test_drift_reports_are_listed_and_served_under_their_prefix(tmp_path: Path) -> None:
+def test_data_docs_need_an_airflow_login(docs_home: Path) -> None:
+    assert _serve(docs_home) == {
+        "anonymous": 401,
+        "anonymous_missing": 401,
+        "forged": 403,
+        "cookie": "<html>nightshift validations</html>",
+        "bearer_folder": "<html>nightshift validations</html>",
+        "bearer_missing": 404,
+        "bearer_outside": 404,
+    }
+
+
+def test_data_docs_refuse_a_user_who_may_not_read_task_logs(docs_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "no_task_logs.py").write_text(NO_TASK_LOGS)
+    seen = _serve(docs_home, PYTHONPATH=str(tmp_path), AIRFLOW__CORE__AUTH_MANAGER="no_task_logs.NoTaskLogs")
+    assert (seen["anonymous"], seen["cookie"], seen["bearer_missing"]) == (401, '{"detail":"Forbidden"}', 403)
+
+
+DRIFT = """
+import json
+from airflow import plugins_manager as pm, settings
+from airflow.api_fastapi.app import create_auth_manager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+from airflow.models.revoked_token import RevokedToken
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+RevokedToken.__table__.create(settings.engine, checkfirst=True)
+token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="ana", role="VIEWER"))
+apps, _ = pm.get_fastapi_plugins()
+root = FastAPI()
+[root.mount(a["url_prefix"], a["app"]) for a in apps]
+c = TestClient(root)
+bearer = {"Authorization": "Bearer " + token}
+index = c.get("/drift-reports/", headers=bearer).text
+print(json.dumps({
+    "anonymous_index": c.get("/drift-reports/").status_code,
+    "anonymous_page": c.get("/drift-reports/score_date=2026-07-14/index.html").status_code,
+    "newest_first": index.index("2026-07-14") < index.index("2026-07-13"),
+    "unfinished_listed": "2026-07-15" in index,
+    "page": c.get("/drift-reports/score_date=2026-07-14/index.html", headers=bearer).text,
+}))
+"""
+
+
+def test_drift_reports_are_listed_newest_first_and_served_behind_the_login(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     for day in ("2026-07-13", "2026-07-14"):
         (reports / f"score_date={day}").mkdir(parents=True)
         (reports / f"score_date={day}" / "index.html").write_text(f"<html>drift {day}</html>")
     (reports / "score_date=2026-07-15").mkdir()  # a report still being written: not listed
-    code = (
-        "from airflow import plugins_manager as pm; from fastapi import FastAPI; "
-        "from fastapi.testclient import TestClient; "
-        "apps, _ = pm.get_fastapi_plugins(); root = FastAPI(); "
-        "[root.mount(a['url_prefix'], a['app']) for a in apps]; c = TestClient(root); "
-        "index = c.get('/drift-reports/').text; page = c.get('/drift-reports/score_date=2026-07-14/index.html'); "
-        "print(index.index('2026-07-14') < index.index('2026-07-13'), '2026-07-15' in index, page.status_code, page.text)"
+    (tmp_path / "params.yaml").write_text("{}\n")
+    seen = json.loads(
+        _in_airflow(
+            DRIFT,
+            NIGHTSHIFT_HOME=str(tmp_path),
+            NIGHTSHIFT_DRIFT_REPORTS_DIR=str(reports),
+            AIRFLOW_HOME=str(tmp_path / "airflow"),
+            AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        )
     )
-    out = _in_airflow(code, NIGHTSHIFT_DRIFT_REPORTS_DIR=str(reports))
-    assert out == "True False 200 <html>drift 2026-07-14</html>"
+    assert seen == {
+        "anonymous_index": 401,
+        "anonymous_page": 401,
+        "newest_first": True,
+        "unfinished_listed": False,
+        "page": "<html>drift 2026-07-14</html>",
+    }

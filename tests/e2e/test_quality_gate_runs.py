@@ -1,8 +1,10 @@
 """Each kind of bad input stops `nightly_scoring` at validation, explains itself, and publishes nothing.
 
 One landing zone copy holds every bad day (one kind per day, spaced so no bad day sits in
-another's row-count window); each case is a real `airflow dags test` run. The clean day
-that passes every gate is tests/e2e/test_dag_runs.py's.
+another's row-count window); each case is a real `airflow dags test` run, into a warehouse
+database of its own: the failed days it records would otherwise refuse the clean landing zone's
+windows (failed days are keyed on dates). The clean day that passes every gate is
+tests/e2e/test_dag_runs.py's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 from nightshift.local.airflow_env import dag_test
 from nightshift.local.badinput import corrupt_day
+from tests.pg_helpers import create_database
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +36,7 @@ EXPECTED = {
     "wrong_type": ["raw_events:", "expect_column_values_to_be_in_type_list(column=minutes)"],
     "empty_day": ["not ready", "empty partition", "(0 rows)"],
     "duplicate_customer": ["raw_customers:", "expect_column_values_to_be_unique(column=customer_id)"],
+    "duplicate_event": ["raw_events:", "one row per customer per day", "expect_column_values_to_be_unique(column=customer_id)"],
     "unknown_plan": ["raw_customers:", "expect_column_values_to_be_in_set(column=plan)", "platinum"],
     "row_count_collapse": ["raw_events:", "expect_table_row_count_to_be_between"],
 }
@@ -42,7 +46,7 @@ SPACING_DAYS = 8
 
 
 @pytest.fixture(scope="module")
-def bad_zone(stack):
+def bad_zone(stack, pg_url: str):
     root = stack["root"]
     bad_root = root / "raw_bad"
     shutil.copytree(root / "raw", bad_root)
@@ -51,8 +55,9 @@ def bad_zone(stack):
         day = stack["day"] - timedelta(days=SPACING_DAYS * (i + 1))
         corrupt_day(bad_root, day, kind)
         days[kind] = day
-    env = {**stack["env"], "NIGHTSHIFT_DATA_DIR": str(bad_root)}
-    return {"env": env, "days": days, "root": root}
+    url = create_database(pg_url, "e2e_bad_inputs")
+    env = {**stack["env"], "NIGHTSHIFT_DATA_DIR": str(bad_root), "AIRFLOW_CONN_WAREHOUSE": url}
+    return {"env": env, "days": days, "root": root, "url": url}
 
 
 def started_tasks(log: str) -> list[str]:
@@ -73,10 +78,10 @@ def _scores(url: str, where: str = "TRUE", *args) -> int:
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
-def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, pg_url: str) -> None:
-    day = bad_zone["days"][kind]
+def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone) -> None:
+    day, url = bad_zone["days"][kind], bad_zone["url"]
     log_file = bad_zone["root"] / "logs" / f"bad_{kind}.log"
-    before = _scores(pg_url)
+    before = _scores(url)
 
     with pytest.raises(RuntimeError, match="failed"):
         dag_test("nightly_scoring", day, bad_zone["env"], log_file)
@@ -89,8 +94,8 @@ def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, 
     # in the log format (no task found at all) fails here instead of passing vacuously.
     assert started_tasks(log) == ["wait_for_day", "validate_raw"]
 
-    assert _scores(pg_url) == before
-    assert _scores(pg_url, "score_date = %s", day) == 0
+    assert _scores(url) == before
+    assert _scores(url, "score_date = %s", day) == 0
 
     quarantined = bad_zone["root"] / "quarantine" / "raw" / day.isoformat()
     result = json.loads((quarantined / "validation_result.json").read_text())
@@ -99,7 +104,7 @@ def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, 
     assert list(quarantined.glob("*/*/*.parquet")), f"{kind}: no data copied to quarantine"
 
     failed_suites = _scalar(
-        pg_url,
+        url,
         "SELECT count(*) FROM data_quality_runs WHERE logical_date = %s AND NOT success AND quarantine_path = %s",
         day,
         str(quarantined),
@@ -107,7 +112,7 @@ def test_bad_day_fails_at_validation_and_publishes_nothing(kind: str, bad_zone, 
     assert failed_suites >= 1
 
 
-def test_a_day_that_never_lands_times_out_waiting_and_quarantines_nothing(bad_zone, pg_url: str) -> None:
+def test_a_day_that_never_lands_times_out_waiting_and_quarantines_nothing(bad_zone) -> None:
     day = bad_zone["days"][LATE]
     log_file = bad_zone["root"] / "logs" / "bad_missing_day.log"
     with pytest.raises(RuntimeError, match="failed"):
@@ -118,5 +123,5 @@ def test_a_day_that_never_lands_times_out_waiting_and_quarantines_nothing(bad_zo
     assert "AirflowSensorTimeout" in log
     # Looked more than once (rescheduled between looks), and nothing after the sensor started.
     assert set(started_tasks(log)) == {"wait_for_day"} and len(started_tasks(log)) >= 2
-    assert _scores(pg_url, "score_date = %s", day) == 0
+    assert _scores(bad_zone["url"], "score_date = %s", day) == 0
     assert not (bad_zone["root"] / "quarantine" / "raw" / day.isoformat()).exists()

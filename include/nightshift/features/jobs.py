@@ -2,18 +2,21 @@
 
 Both take a SparkSession from the caller (Airflow's Spark provider, a test fixture or
 `nightshift` on the command line), read the landing zone and write Parquet, returning
-references (path, rows) rather than data.
+references (path, rows) rather than data. Given the warehouse's URL (`quality_url`), a job
+first refuses to read a window holding a raw day whose failed validation is not resolved
+(nightshift.quality.bad_days): it names the raw partitions it reads in a `RawWindow`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.features.point_in_time import build_features, build_labels, labelled_dates, read_customers, read_events
+from nightshift.features.point_in_time import build_features, build_labels, label_snapshots, labelled_dates, read_customers, read_events
+from nightshift.quality.bad_days import RawWindow, require_resolved
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -28,10 +31,24 @@ def _snapshot_dates(spark: SparkSession, data_dir: Path) -> list[date]:
     return [r[0] for r in rows]
 
 
-def scoring_features(spark: SparkSession, data_dir: Path, day: date, out_dir: Path, windows: Sequence[int]) -> dict[str, Any]:
+def scoring_window(day: date, windows: Sequence[int]) -> RawWindow:
+    """What the features of `day` read: the longest window's events up to `day`, and the snapshot of `day`."""
+    return RawWindow(day - timedelta(days=max(windows) - 1), day, (day,))
+
+
+def training_window(dates: Sequence[date], label_snapshots: Sequence[date], windows: Sequence[int]) -> RawWindow:
+    """What a training set reads: each date's feature window and snapshot, and the snapshots its labels come from."""
+    return RawWindow(min(dates) - timedelta(days=max(windows) - 1), max(dates), tuple(sorted({*dates, *label_snapshots})))
+
+
+def scoring_features(
+    spark: SparkSession, data_dir: Path, day: date, out_dir: Path, windows: Sequence[int], quality_url: str | None = None
+) -> dict[str, Any]:
     """Features of every customer active on `day`, written to `out_dir` (replaced)."""
     from pyspark.sql import functions as F
 
+    if quality_url is not None:
+        require_resolved(quality_url, scoring_window(day, windows), f"build features for {day.isoformat()}")
     customers = read_customers(spark, data_dir).where(F.col("snapshot_date") == F.lit(day))
     if customers.limit(1).count() == 0:
         raise FileNotFoundError(f"no customers snapshot for {day} under {data_dir / 'customers'}")
@@ -51,16 +68,24 @@ def training_set(
     horizon_days: int,
     every_days: int,
     window_days: int,
+    quality_url: str | None = None,
 ) -> dict[str, Any]:
     """Features joined with known labels for weekly snapshot dates up to `as_of`."""
     from pyspark.sql import functions as F
 
-    dates = labelled_dates(_snapshot_dates(spark, data_dir), as_of, horizon_days, every_days, window_days)
+    snapshots = _snapshot_dates(spark, data_dir)
+    dates = labelled_dates(snapshots, as_of, horizon_days, every_days, window_days)
     if len(dates) < 2:
         raise ValueError(
             f"not enough labelled history under {data_dir}: need snapshots at least {horizon_days} days "
             f"before {as_of} on two or more dates (found {len(dates)})"
         )
+    if quality_url is not None:
+        # build_labels reads each label from the snapshot of d + horizon (or the next one), and a purged
+        # customer's churn_date from any snapshot after d up to it: every snapshot in that span counts.
+        newest_label = max(label_snapshots(snapshots, dates, horizon_days).values())
+        read_for_labels = [d for d in snapshots if min(dates) < d <= newest_label]
+        require_resolved(quality_url, training_window(dates, read_for_labels, windows), f"build the training set as of {as_of.isoformat()}")
     # Nothing landed after the run's date takes part, not even in labels.
     customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(as_of))
     features = build_features(read_events(spark, data_dir), customers, dates, windows)

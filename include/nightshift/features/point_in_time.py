@@ -8,8 +8,9 @@ set, which keeps training and serving from drifting apart.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,30 +117,76 @@ def build_features(
     return out.select(F.col("as_of_date"), F.col("customer_id").cast("long").alias("customer_id"), *casts)
 
 
+def label_snapshots(snapshot_dates: Sequence[date], as_of_dates: Sequence[date], horizon_days: int) -> dict[date, date]:
+    """For each as-of date d, the snapshot its label is read from: the first one on or after d + horizon.
+
+    Normally that is the snapshot of d + horizon itself. When that day's snapshot is missing
+    (a day that never landed or was quarantined) the next one stands in: churn_date in
+    (d, d + horizon] is already known by then, and a day's gap is no reason to lose a
+    week of labels. A date with no snapshot on or after d + horizon is left out: its label
+    is unknown, not 0.
+    """
+    available = sorted(set(snapshot_dates))
+    out: dict[date, date] = {}
+    for d in as_of_dates:
+        i = bisect_left(available, d + timedelta(days=horizon_days))
+        if i < len(available):
+            out[d] = available[i]
+    return out
+
+
 def build_labels(customers: DataFrame, as_of_dates: Sequence[date], horizon_days: int) -> DataFrame:
     """Churn label per (as_of_date, customer active on it), only where it is known.
 
-    The label is 1 when churn_date falls in (d, d + horizon], read from the newest
-    snapshot; it is known only when that snapshot is at least d + horizon, otherwise
-    the date yields no rows at all (unknown is not 0).
+    The label of a customer active on d is 1 when churn_date falls in (d, d + horizon], as
+    the label snapshot (`label_snapshots`: the snapshot of d + horizon) records it, never
+    the newest one: a churn_date revised later does not change an old label, so a training
+    set rebuilt later has the labels it had. A customer missing from the label snapshot
+    (purged after cancelling) keeps the churn_date of its last record in a snapshot after d
+    and up to the label snapshot; one that vanished with no churn_date recorded has an
+    unknown label and is left out, like every customer of a date without a label snapshot.
     """
     from pyspark.sql import functions as F
 
-    latest_date = customers.agg(F.max("snapshot_date")).first()[0]
-    if latest_date is None:
-        return customers.sparkSession.createDataFrame([], "as_of_date date, customer_id long, label int")
-    known = [d for d in as_of_dates if (latest_date - d).days >= horizon_days]
-    if not known:
-        return customers.sparkSession.createDataFrame([], "as_of_date date, customer_id long, label int")
-    base = active_customers(customers, known).select("as_of_date", "customer_id")
-    latest = customers.where(F.col("snapshot_date") == F.lit(latest_date)).select(
-        "customer_id", F.col("churn_date").alias("final_churn_date")
+    spark = customers.sparkSession
+    empty = spark.createDataFrame([], "as_of_date date, customer_id long, label int")
+    snapshot_dates = [r[0] for r in customers.select("snapshot_date").distinct().collect()]
+    read_from = label_snapshots(snapshot_dates, as_of_dates, horizon_days)
+    if not read_from:
+        return empty
+    pairs = F.broadcast(spark.createDataFrame(sorted(read_from.items()), "as_of_date date, label_snapshot date"))
+    base = active_customers(customers, list(read_from)).select("as_of_date", "customer_id").join(pairs, "as_of_date")
+
+    # One equi-join on (label snapshot, customer) for every date at once.
+    at_label = customers.where(F.col("snapshot_date").isin(sorted(set(read_from.values())))).select(
+        F.col("snapshot_date").alias("label_snapshot"),
+        "customer_id",
+        F.col("churn_date").alias("label_churn_date"),
+        F.lit(True).alias("in_label_snapshot"),
     )
-    churned = (F.col("final_churn_date") > F.col("as_of_date")) & (
-        F.col("final_churn_date") <= F.date_add(F.col("as_of_date"), horizon_days)
+    labelled = base.join(at_label, ["label_snapshot", "customer_id"], "left")
+
+    # Customers missing from their label snapshot: the newest churn record between d and it.
+    # Only rows with a churn_date take part, so this join stays small.
+    records = customers.where(
+        F.col("churn_date").isNotNull()
+        & (F.col("snapshot_date") > F.lit(min(read_from)))
+        & (F.col("snapshot_date") <= F.lit(max(read_from.values())))
+    ).select("customer_id", F.col("snapshot_date").alias("record_date"), F.col("churn_date").alias("record_churn_date"))
+    purged = (
+        labelled.where(F.col("in_label_snapshot").isNull())
+        .select("as_of_date", "label_snapshot", "customer_id")
+        .join(records, "customer_id")
+        .where((F.col("record_date") > F.col("as_of_date")) & (F.col("record_date") <= F.col("label_snapshot")))
+        .groupBy("as_of_date", "customer_id")
+        .agg(F.max_by("record_churn_date", "record_date").alias("purged_churn_date"))
     )
-    # A customer missing from the newest snapshot has an unknown label: inner join drops it.
-    return base.join(latest, on="customer_id", how="inner").select(
+    known = labelled.join(purged, ["as_of_date", "customer_id"], "left").where(
+        F.col("in_label_snapshot").isNotNull() | F.col("purged_churn_date").isNotNull()
+    )
+    churn_date = F.when(F.col("in_label_snapshot").isNotNull(), F.col("label_churn_date")).otherwise(F.col("purged_churn_date"))
+    churned = (churn_date > F.col("as_of_date")) & (churn_date <= F.date_add(F.col("as_of_date"), horizon_days))
+    return known.select(
         "as_of_date",
         F.col("customer_id").cast("long").alias("customer_id"),
         F.when(churned, 1).otherwise(0).cast("int").alias("label"),
@@ -150,13 +197,11 @@ def labelled_dates(snapshot_dates: Sequence[date], as_of: date, horizon_days: in
     """Training snapshot dates: every `every_days` back from the newest date whose label is known by `as_of`.
 
     Only snapshots that exist and are on or before `as_of` count, so a run keyed on a
-    logical date never sees data landed after it.
+    logical date never sees data landed after it. A date counts as labelled when
+    `label_snapshots` finds it a label snapshot among them, the rule `build_labels` reads by.
     """
     available = sorted(d for d in set(snapshot_dates) if d <= as_of)
-    if not available:
-        return []
-    newest_known = max(available).toordinal() - horizon_days
-    candidates = [d for d in available if d.toordinal() <= newest_known]
+    candidates = sorted(label_snapshots(available, available, horizon_days))
     if not candidates:
         return []
     last = candidates[-1]

@@ -2,7 +2,8 @@
 
 AIRFLOW_HOME, the DAG and plugin folders and the connections (`spark_default`, the
 warehouse) all come from environment variables, so nothing is set up by hand and an
-already exported variable always wins.
+already exported variable always wins. PATH is the exception: the interpreter's bin folder
+goes first, so an unactivated venv works too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -47,7 +50,103 @@ def airflow_env(warehouse_url: str, base: Mapping[str, str] | None = None, home:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    env["PATH"] = _with_bin_first(env.get("PATH", os.defpath))
     return env
+
+
+def _with_bin_first(path: str) -> str:
+    """PATH with this interpreter's bin folder first.
+
+    `airflow standalone` starts its components as `airflow` from PATH: run as
+    `.venv/bin/nightshift airflow standalone` without an activated venv, that would be no
+    airflow at all, or another installation's.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    return os.pathsep.join([bin_dir, *(p for p in path.split(os.pathsep) if p and p != bin_dir)])
+
+
+# How long a stop may take before the next, harder signal (a stop asked for twice escalates at once).
+STOP_GRACE_SECONDS = 60
+# What is left in the session after standalone exited gets this long to end on SIGTERM before SIGKILL.
+LEFTOVER_GRACE_SECONDS = 10
+
+
+def run_standalone(cmd: list[str], env: Mapping[str, str], grace_seconds: float = STOP_GRACE_SECONDS) -> int:
+    """Run `airflow standalone` so that one Ctrl-C (or SIGTERM, SIGHUP) stops all of it; its exit code.
+
+    A terminal's Ctrl-C signals the whole foreground process group: under `airflow standalone`
+    every component gets SIGINT from the terminal and, a moment later, SIGTERM from standalone
+    itself. Airflow 3.3's components do not survive that reliably: the triggerer can deadlock
+    logging in its re-entered signal handler, and the scheduler can wait forever on LocalExecutor
+    workers that were never told to stop. So standalone runs in a session of its own, out of the
+    terminal's reach, and a stop request here becomes one SIGINT to standalone, which stops each
+    component with one SIGTERM. If it is still running after `grace_seconds`, or a stop is asked
+    for again, its session gets SIGTERM, then SIGKILL; whatever is left in the session once
+    standalone has exited gets SIGTERM, so nothing outlives the command.
+    """
+    requests: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, lambda signum, _frame: requests.append(signum)) for signum in stops}
+    try:
+        proc = subprocess.Popen(cmd, env=dict(env), start_new_session=True)
+        try:
+            _stop_on_request(proc, requests, grace_seconds)
+        finally:
+            if proc.poll() is None:
+                _signal_session(proc.pid, signal.SIGKILL)
+                proc.wait()
+            _end_session(proc.pid)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    # Killed by a signal: the shell's convention, 128 + the signal number.
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+
+
+def _stop_on_request(proc: subprocess.Popen[bytes], requests: list[int], grace_seconds: float) -> None:
+    """Wait for `proc`; answer each stop request, or a stop outlasting the grace, with the next step."""
+    steps = [
+        lambda: proc.send_signal(signal.SIGINT),  # standalone stops each component, one SIGTERM each
+        lambda: _signal_session(proc.pid, signal.SIGTERM),
+        lambda: _signal_session(proc.pid, signal.SIGKILL),
+    ]
+    answered, deadline = 0, float("inf")
+    while proc.poll() is None:
+        if steps and (len(requests) > answered or time.monotonic() > deadline):
+            answered = len(requests)
+            steps.pop(0)()
+            deadline = time.monotonic() + grace_seconds
+        try:
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _end_session(pgid: int, grace_seconds: float = LEFTOVER_GRACE_SECONDS) -> None:
+    """SIGTERM whatever is left in the session after standalone exited, SIGKILL it after a short grace.
+
+    An idle LocalExecutor worker can outlive its scheduler and sit out a SIGTERM.
+    """
+    _signal_session(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and _session_has_processes(pgid):
+        time.sleep(0.2)
+    _signal_session(pgid, signal.SIGKILL)
+
+
+def _session_has_processes(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal_session(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass  # nothing left in it
 
 
 def migrate(env: Mapping[str, str]) -> None:

@@ -75,6 +75,11 @@ def duplicate_customer(root: Path, day: date) -> None:
     _rewrite(customers_partition(root, day), lambda t: pa.concat_tables([t, t.slice(0, 2)]))
 
 
+def duplicate_event(root: Path, day: date) -> None:
+    # A feed replayed in part: two customers have two rows for the day, and each would count twice in every window.
+    _rewrite(events_partition(root, day), lambda t: pa.concat_tables([t, t.slice(0, 2)]))
+
+
 def unknown_plan(root: Path, day: date) -> None:
     _rewrite(customers_partition(root, day), lambda t: _first_rows(t, "plan", "platinum", count=2))
 
@@ -93,6 +98,7 @@ BAD_KINDS: dict[str, Callable[[Path, date], None]] = {
     "missing_day": missing_day,
     "empty_day": empty_day,
     "duplicate_customer": duplicate_customer,
+    "duplicate_event": duplicate_event,
     "unknown_plan": unknown_plan,
     "row_count_collapse": row_count_collapse,
 }

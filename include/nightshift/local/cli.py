@@ -89,11 +89,14 @@ def cmd_drift_show(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
-    from nightshift.local.airflow_env import airflow_bin, airflow_env
+    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_standalone
     from nightshift.local.database import database_url
 
     env = airflow_env(database_url())
     argv = args.airflow_args[1:] if args.airflow_args[:1] == ["--"] else args.airflow_args
+    if argv[:1] == ["standalone"]:
+        # Supervised rather than exec'd: one Ctrl-C must stop all four components (see run_standalone).
+        return run_standalone([airflow_bin(), *argv], env)
     os.execve(airflow_bin(), [airflow_bin(), *argv], env)
     return 0  # not reached
 
@@ -108,6 +111,30 @@ def cmd_suites(args: argparse.Namespace) -> int:
         print(f"rewrote {path}")
     if not changed:
         print("the features and training_set suites already match params.yaml")
+    return 0
+
+
+def cmd_quality_validate(args: argparse.Namespace) -> int:
+    from nightshift.config import data_dir, load_params, quarantine_dir
+    from nightshift.local.database import database_url
+    from nightshift.quality.gate import gate_raw_day
+
+    # The gate nightly_scoring runs, recorded the same way: a pass resolves the day's earlier failure.
+    summary = gate_raw_day(args.date, data_dir(), database_url(), quarantine_dir(), load_params()["quality"]["row_count"])
+    print(f"raw data of {summary['day']} passed ({summary['rows']['events']} events, {summary['rows']['customers']} customers)")
+    return 0
+
+
+def cmd_quality_accept(args: argparse.Namespace) -> int:
+    import getpass
+
+    from nightshift.local.database import database_url
+    from nightshift.quality.bad_days import accept_day
+
+    accepted = accept_day(database_url(), args.date, args.reason, args.by or getpass.getuser())
+    print(f"accepted {args.date.isoformat()} as it is; windows that read it build again. It had failed:")
+    for bad in accepted:
+        print(f"  {bad.describe()}")
     return 0
 
 
@@ -232,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
         "suites", help="rewrite the GX features and training_set suites from params.yaml (features.windows_days, quality)"
     )
     suites.set_defaults(func=cmd_suites)
+
+    quality = sub.add_parser("quality", help="raw days that failed validation: validate a day again, or accept it as it is")
+    quality_sub = quality.add_subparsers(dest="quality_command", required=True)
+    val = quality_sub.add_parser("validate", help="validate DATE's raw events and snapshot again (a pass resolves its failure)")
+    val.add_argument("date", type=_date)
+    val.set_defaults(func=cmd_quality_validate)
+    acc = quality_sub.add_parser("accept", help="accept DATE's failed validation: feature and training windows may read it")
+    acc.add_argument("date", type=_date)
+    acc.add_argument("--reason", required=True, help="why the day's data is good enough as it is (kept with the acceptance)")
+    acc.add_argument("--by", default=None, help="who accepts it (default: the login name)")
+    acc.set_defaults(func=cmd_quality_accept)
 
     demo = sub.add_parser("demo", help="generate data, run train_model and nightly_scoring, print a summary")
     demo.add_argument("--logs", default=None, help="folder for the DAG runs' output (default data/logs)")

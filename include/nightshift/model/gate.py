@@ -15,6 +15,8 @@ from typing import Any
 from nightshift.model.evaluation import HIGHER_IS_BETTER
 
 PROMOTED, REJECTED, FORCED, FIRST = "promoted", "rejected", "forced", "first_champion"
+# Not the gate's own verdict: the lifecycle's, when `champion` moved after the gate read it.
+CHAMPION_MOVED = "champion_moved"
 
 
 def _direction(metric: str) -> bool:
@@ -53,7 +55,7 @@ class GatePolicy:
 @dataclass(frozen=True)
 class GateDecision:
     version: str
-    outcome: str  # promoted | rejected | forced | first_champion
+    outcome: str  # promoted | rejected | forced | first_champion (| champion_moved, from the lifecycle)
     reason: str
     metric: str
     challenger_value: float | None
@@ -62,7 +64,7 @@ class GateDecision:
 
     @property
     def promoted(self) -> bool:
-        return self.outcome != REJECTED
+        return self.outcome in (PROMOTED, FORCED, FIRST)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "promoted": self.promoted}

@@ -1,8 +1,9 @@
 """Registry operations of the model lifecycle: applying the gate's verdict, scoring the champion on a
 challenger's window, and what `nightshift model list|promote|rollback|lineage` do.
 
-A newly trained version becomes `challenger`; the gate (`nightshift.model.gate`, pure) decides,
-and `apply_decision` writes the verdict as tags on the version and moves `champion` if it passed.
+A newly trained version becomes `challenger`; the gate (`nightshift.model.gate`, pure) decides on
+what the version's run logged (`gate_version`, once per version, so a retry does not gate twice),
+and `apply_decision` moves `champion` if it passed, by compare-and-set, and tags the verdict.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from nightshift.model.evaluation import evaluation_metrics
-from nightshift.model.gate import GateDecision
-from nightshift.model.registry import Aliases, champion_history, model_version, registry_client, rollback_champion, set_champion
+from nightshift.model.gate import CHAMPION_MOVED, GateDecision, GatePolicy, decide
+from nightshift.model.registry import (
+    Aliases,
+    ChampionMovedError,
+    champion_history,
+    model_version,
+    registry_client,
+    rollback_champion,
+    set_challenger,
+    set_champion,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -25,8 +35,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def apply_decision(client: MlflowClient, name: str, decision: GateDecision, aliases: Aliases) -> None:
-    """Write the verdict as tags on the version and move `champion` if it passed."""
+# Tags on a training's MLflow run, set before its version is registered: the champion the gate
+# compares it with ("none" when there was none) and why that champion could not be scored, so a
+# retry gates the registered version exactly as the attempt that registered it would have.
+COMPARED_TAG = "gate.champion_compared"
+PROBLEM_TAG = "gate.champion_problem"
+NO_CHAMPION = "none"
+
+
+def apply_decision(client: MlflowClient, name: str, decision: GateDecision, aliases: Aliases) -> GateDecision:
+    """Move `champion` if the verdict says so, then write the verdict as tags on the version; return it.
+
+    The move is a compare-and-set against the champion the gate compared with: if `champion`
+    moved since (a rollback or promotion by hand while the version trained), the version is not
+    promoted over a model it was never compared with, and the verdict says so (`champion_moved`).
+    The tags come last, so a version with a recorded outcome had its verdict applied in full.
+    """
+    if decision.promoted:
+        try:
+            set_champion(client, name, decision.version, aliases, f"gate: {decision.outcome}", expected=decision.champion_version)
+        except ChampionMovedError as moved:
+            decision = replace(
+                decision,
+                outcome=CHAMPION_MOVED,
+                reason=(
+                    f"not promoted: {moved} (by hand, while version {decision.version} trained) and the gate compared it with "
+                    f"{'no champion' if moved.expected is None else f'version {moved.expected}'} only; "
+                    f"`nightshift model promote {decision.version}` or a new train_model run decides. "
+                    f"Verdict against the champion it read: {decision.outcome}: {decision.reason}"
+                ),
+            )
     tags = {
         "gate.outcome": decision.outcome,
         "gate.reason": decision.reason,
@@ -37,10 +75,61 @@ def apply_decision(client: MlflowClient, name: str, decision: GateDecision, alia
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, decision.version, key, value)
-    if decision.promoted:
-        set_champion(client, name, decision.version, aliases, f"gate: {decision.outcome}")
-    else:
+    if not decision.promoted:
         log.warning("%s version %s stays %s: %s", name, decision.version, aliases.challenger, decision.reason)
+    return decision
+
+
+def recorded_decision(version: ModelVersion) -> GateDecision | None:
+    """The verdict already applied to `version` (from its tags), or None if it was never gated."""
+    tags = version.tags
+    if not tags.get("gate.outcome"):
+        return None
+
+    def number(key: str) -> float | None:
+        return float(tags[key]) if tags.get(key) else None
+
+    return GateDecision(
+        version=str(version.version),
+        outcome=tags["gate.outcome"],
+        reason=tags.get("gate.reason", ""),
+        metric=tags.get("gate.metric", ""),
+        challenger_value=number("gate.challenger_value"),
+        champion_version=tags.get("gate.champion_version") or None,
+        champion_value=number("gate.champion_value"),
+    )
+
+
+def gate_version(client: MlflowClient, name: str, version: str, policy: GatePolicy, aliases: Aliases, force: bool) -> GateDecision:
+    """Make a registered version `challenger` and put it through the gate, once.
+
+    Judged on what its run logged (its metrics, the champion's metrics on the same rows, which
+    champion that was), not on anything recomputed, so the attempt that registered it and a
+    retry reach the same verdict. A version already gated returns its recorded verdict.
+    """
+    registered = model_version(client, name, version)
+    recorded = recorded_decision(registered)
+    if recorded is not None:
+        log.info("%s version %s was already gated: %s", name, version, recorded.outcome)
+        return recorded
+    run = client.get_run(registered.run_id)
+    compared = run.data.tags.get(COMPARED_TAG)
+    if compared is None:
+        raise LookupError(f"run {registered.run_id} of {name} version {version} does not record the champion it was compared with")
+    metrics = run.data.metrics
+    own = {k: v for k, v in metrics.items() if not k.startswith("champion_")}
+    champion = {k.removeprefix("champion_"): v for k, v in metrics.items() if k.startswith("champion_")}
+    decision = decide(
+        str(version),
+        own,
+        policy,
+        champion_version=None if compared == NO_CHAMPION else compared,
+        champion=champion or None,
+        champion_problem=run.data.tags.get(PROBLEM_TAG),
+        force=force,
+    )
+    set_challenger(client, name, str(version), aliases)
+    return apply_decision(client, name, decision, aliases)
 
 
 def champion_label_overlap(client: MlflowClient, champion: ModelVersion, eval_start, horizon_days: int) -> str | None:

@@ -72,6 +72,10 @@ def serving_model(name: str, alias: str = "champion") -> ServingModel:
 # The champion's past, newest last, kept as a registered-model tag: aliases only say where
 # versions are now, and rollback needs to know where `champion` was before.
 HISTORY_TAG = "nightshift.champion_history"
+# Tag on a training's MLflow run (from its start) and on its version: the Airflow run it belongs to.
+RUN_KEY_TAG = "airflow.dag_run_id"
+# `expected` of set_champion that skips the check: moves made by hand replace whatever serves.
+ANY_CHAMPION = "*"
 # Error codes of a registry lookup that found nothing (an unknown alias is an invalid parameter).
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
@@ -167,31 +171,82 @@ def set_challenger(client: MlflowClient, name: str, version: str, aliases: Alias
     client.set_registered_model_alias(name, aliases.challenger, version)
 
 
-def set_champion(client: MlflowClient, name: str, version: str, aliases: Aliases, reason: str) -> str | None:
-    """Point `champion` at `version`, remember the version it replaces, and return that one."""
+class ChampionMovedError(RuntimeError):
+    """`champion` is not where the caller saw it: someone moved it in between."""
+
+    def __init__(self, name: str, alias: str, expected: str | None, found: str | None) -> None:
+        def where(version: str | None) -> str:
+            return "nowhere" if version is None else f"version {version}"
+
+        super().__init__(f"{name} {alias} moved from {where(expected)} to {where(found)} since it was read")
+        self.expected, self.found = expected, found
+
+
+def set_champion(
+    client: MlflowClient, name: str, version: str, aliases: Aliases, reason: str, expected: str | None = ANY_CHAMPION
+) -> str | None:
+    """Point `champion` at `version`, remember the version it replaces, and return that one.
+
+    With `expected` (a version, or None for "no champion"), a compare-and-set: the move is refused
+    with ChampionMovedError unless `champion` is still there. MLflow has no conditional alias
+    update, so this re-reads the alias right before the move; a move by someone else between that
+    read and the write (one registry round trip) is not seen.
+    """
     model_version(client, name, version)  # fails clearly on a version that does not exist
-    current = version_by_alias(client, name, aliases.champion)
-    # MLflow returns version numbers as int from some calls and str from others: compare as str.
-    previous = str(current.version) if current is not None else None
     version = str(version)
+    # Aliases and history in one read, as close to the write as possible.
+    model = client.get_registered_model(name)
+    # MLflow returns version numbers as int from some calls and str from others: compare as str.
+    previous = None if model.aliases.get(aliases.champion) is None else str(model.aliases[aliases.champion])
     if previous == version:
         log.info("%s version %s is already %s", name, version, aliases.champion)
         return previous
-    history = champion_history(client, name)
+    if expected != ANY_CHAMPION and previous != expected:
+        raise ChampionMovedError(name, aliases.champion, expected, previous)
+    client.set_registered_model_alias(name, aliases.champion, version)
+    history = [v for v in model.tags.get(HISTORY_TAG, "").split(",") if v]
     # A champion set by hand in the MLflow UI is not in the history yet: keep it so rollback finds it.
     if previous is not None and (not history or history[-1] != previous):
         history.append(previous)
-    client.set_registered_model_alias(name, aliases.champion, version)
     history.append(version)
     _write_history(client, name, history, aliases)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     client.set_model_version_tag(name, version, "champion.promoted_at", now)
     client.set_model_version_tag(name, version, "champion.reason", reason)
-    challenger = version_by_alias(client, name, aliases.challenger)
-    if challenger is not None and str(challenger.version) == version:
+    if str(model.aliases.get(aliases.challenger)) == version:
         client.delete_registered_model_alias(name, aliases.challenger)
     log.info("%s %s: version %s -> %s (%s)", name, aliases.champion, previous, version, reason)
     return previous
+
+
+def _quoted(value: str) -> str:
+    """`value` as a string literal of an MLflow search filter, which has quotes but no escapes."""
+    for quote in ("'", '"'):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    raise ValueError(f"cannot search MLflow for a value holding both kinds of quote: {value!r}")
+
+
+def registered_for_run(client: MlflowClient, name: str, run_key: str) -> ModelVersion | None:
+    """The version of `name` a training for `run_key` (an Airflow run id) already registered, or None.
+
+    Found through the MLflow run, tagged with the key when it started: a version registered by
+    an attempt that died before it could tag the version is found too.
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return None
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = {_quoted(run_key)}")
+    versions = [v for run in runs for v in client.search_model_versions(f"run_id = '{run.info.run_id}'") if v.name == name]
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: int(v.version))
+    if len(versions) > 1:
+        # Only from before trainings were keyed on their Airflow run: the newest is the one last gated.
+        log.warning(
+            "%s versions %s all belong to Airflow run %s: using %s", name, sorted(v.version for v in versions), run_key, newest.version
+        )
+    return newest
 
 
 def rollback_champion(client: MlflowClient, name: str, aliases: Aliases, reason: str) -> tuple[str, str]:

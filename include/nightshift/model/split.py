@@ -1,29 +1,36 @@
-"""Time split of a training set by snapshot date: train | gap | validation | gap | evaluation.
+"""Time split of a training set by snapshot date: train | gap | evaluation, and the folds inside train.
 
-A row of date d carries a label read up to d + the label horizon, so dates whose label
-window reaches into the next window are dropped (a gap): no label of a training row sees
-a day of the validation or evaluation window, and no customer's future leaks backwards.
+A row of date d carries a label read up to d + the label horizon, so the dates whose label
+window reaches into the evaluation window are dropped (the gap): no label the model trains
+on sees a day it is judged on. Every other date before the gap trains the served model.
+
+The number of trees is chosen by cross-validation inside the training dates, with folds
+by customer (`customer_folds`): a customer's rows on every date sit in one fold, so a fold
+never validates on a customer whose own history or outcome it trained on. Folds in time
+would need a second label gap inside the training dates, which a few months of history
+cannot spare; the evaluation window keeps its gap either way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
 @dataclass(frozen=True)
 class TimeSplit:
     train: pd.DataFrame
-    validation: pd.DataFrame
     evaluation: pd.DataFrame
 
     def date_ranges(self) -> dict[str, str]:
         return {
             f"{name}_dates": f"{part['as_of_date'].min()}..{part['as_of_date'].max()} ({part['as_of_date'].nunique()} dates)"
-            for name, part in (("train", self.train), ("validation", self.validation), ("eval", self.evaluation))
+            for name, part in (("train", self.train), ("eval", self.evaluation))
         }
 
 
@@ -32,35 +39,70 @@ def split_by_time(frame, test_fraction: float):
     dates = sorted(frame["as_of_date"].unique())
     if len(dates) < 2:
         raise ValueError(f"a time split needs at least two snapshot dates, got {len(dates)}")
-    n_test = min(max(1, round(len(dates) * test_fraction)), len(dates) - 1)
+    n_test = _n_eval(len(dates), test_fraction)
     cutoff = dates[-n_test]
     return frame[frame["as_of_date"] < cutoff], frame[frame["as_of_date"] >= cutoff]
 
 
-def _labels_end_before(frame, start, horizon_days: int):
-    """Rows whose label window (d, d + horizon] ends on or before `start` (the next window's first date)."""
+def _n_eval(n_dates: int, test_fraction: float) -> int:
+    return min(max(1, round(n_dates * test_fraction)), n_dates - 1)
+
+
+def _n_train(n_dates: int, step_days: int, test_fraction: float, horizon_days: int) -> int:
+    """Training dates left on a grid of `n_dates` dates `step_days` apart, after the evaluation dates and the gap."""
+    before_eval = n_dates - _n_eval(n_dates, test_fraction)
+    # Date i trains when i * step + horizon <= before_eval * step (the first evaluation date).
+    return max(0, before_eval - -(-horizon_days // step_days) + 1)
+
+
+def dates_needed(step_days: int, test_fraction: float, horizon_days: int) -> int:
+    """The fewest labelled dates `step_days` apart that leave a training date before the gap."""
+    n = 2
+    while _n_train(n, step_days, test_fraction, horizon_days) < 1:
+        n += 1
+    return n
+
+
+def split_windows(frame, test_fraction: float, horizon_days: int, step_days: int) -> TimeSplit:
+    """Train | gap | evaluation, by snapshot date (see the module docstring).
+
+    `step_days` is how far apart the training set's dates are (train.sample_every_days),
+    only used to say how many dates a refused history would need.
+    """
     import pandas as pd
 
-    label_end = pd.to_datetime(frame["as_of_date"]) + pd.Timedelta(days=horizon_days)
-    return frame[label_end <= pd.Timestamp(start)]
-
-
-def split_windows(frame, test_fraction: float, validation_fraction: float, horizon_days: int) -> TimeSplit:
-    """Train | gap | validation | gap | evaluation, by snapshot date (see the module docstring)."""
-    older, evaluation = split_by_time(frame, test_fraction)
-    eval_start = evaluation["as_of_date"].min()
-    before_eval = _labels_end_before(older, eval_start, horizon_days)
-    if before_eval["as_of_date"].nunique() < 2:
+    dates = sorted(pd.Timestamp(d).date() for d in frame["as_of_date"].unique())
+    needed = dates_needed(step_days, test_fraction, horizon_days)
+    if len(dates) < 2:
         raise ValueError(
-            f"not enough history: after the {evaluation['as_of_date'].nunique()} evaluation dates from {eval_start} and a "
-            f"{horizon_days}-day label gap, {before_eval['as_of_date'].nunique()} dates remain (need 2 or more for "
-            "training and validation); raise train.window_days or lower train.test_fraction"
+            f"not enough history: {len(dates)} labelled snapshot date(s), need at least {needed} dates {step_days} days apart; "
+            "raise train.window_days or wait for more history"
         )
-    older, validation = split_by_time(before_eval, validation_fraction)
-    train = _labels_end_before(older, validation["as_of_date"].min(), horizon_days)
+    older, evaluation = split_by_time(frame, test_fraction)
+    eval_start = pd.Timestamp(evaluation["as_of_date"].min())
+    train = older[pd.to_datetime(older["as_of_date"]) + pd.Timedelta(days=horizon_days) <= eval_start]
     if train.empty:
         raise ValueError(
-            f"not enough history: no training dates end their {horizon_days}-day label window before the validation "
-            f"window starts on {validation['as_of_date'].min()}; raise train.window_days or lower train.validation_fraction"
+            f"not enough history: {len(dates)} labelled snapshot dates ({dates[0]}..{dates[-1]}), need at least {needed} "
+            f"dates {step_days} days apart: the newest {_n_eval(len(dates), test_fraction)} evaluate from {eval_start.date()}, and "
+            f"a training date's {horizon_days}-day label window must end by then, which none does "
+            f"(the newest allowed is {(eval_start - timedelta(days=horizon_days)).date()}); raise train.window_days, lower "
+            "train.test_fraction or wait for more history"
         )
-    return TimeSplit(train=train, validation=validation, evaluation=evaluation)
+    return TimeSplit(train=train, evaluation=evaluation)
+
+
+def customer_folds(customer_ids, n_folds: int) -> np.ndarray:
+    """Fold number 0..n_folds-1 of each row, the same for every row of a customer.
+
+    From a fixed hash of the id rather than the id itself, so ids handed out in order
+    (by signup date, by region) still spread evenly, and the same customer always lands
+    in the same fold: the same data gives the same folds, trees and model.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if n_folds < 2:
+        raise ValueError(f"train.cv_folds must be 2 or more, got {n_folds}")
+    hashed = pd.util.hash_array(np.asarray(customer_ids, dtype=np.int64))
+    return (hashed % np.uint64(n_folds)).astype(np.int64)

@@ -1,15 +1,18 @@
 """Train the churn model on a labelled training set, log it to MLflow and put it through the gate.
 
-The snapshot dates of the training set are split in time: the oldest train, the next
-ones are the validation window early stopping watches, the newest are the evaluation
-window nothing else touches. A row of date d carries a label read up to d + the label
-horizon, so dates whose label window reaches into the next window are dropped (a gap):
-no label of a training row sees a day of the validation or evaluation window, and no
-customer's future leaks backwards.
+The snapshot dates of the training set are split in time (nightshift.model.split): the
+newest are the evaluation window nothing else touches; a row of date d carries a label
+read up to d + the label horizon, so the dates whose label window reaches into it are
+dropped (a gap), and every date before the gap trains. Cross-validation by customer
+inside the training dates chooses the number of trees, then the served model is fit on
+all of them with that many trees.
 
 Every hyperparameter comes from params.yaml; seeds and thread counts are fixed, so the
 same data gives the same model, metrics and predictions. The new version becomes
 `challenger`, and the gate (nightshift.model.gate, applied by nightshift.model.lifecycle) decides whether it becomes `champion`.
+
+A training keyed on its Airflow run (`run_key`) registers one version per run: a retry finds the
+version an earlier attempt registered and gates it instead of training again.
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
 from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
-from nightshift.model.gate import GatePolicy, decide
-from nightshift.model.lifecycle import apply_decision, champion_on_window
+from nightshift.model.gate import GatePolicy
+from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
 from nightshift.model.lineage import UNKNOWN, data_fingerprint, git_commit
-from nightshift.model.registry import Aliases, ensure_experiment, registry_client, set_challenger, version_by_alias
-from nightshift.model.split import TimeSplit, split_windows
+from nightshift.model.registry import RUN_KEY_TAG, Aliases, ensure_experiment, registered_for_run, registry_client, version_by_alias
+from nightshift.model.split import TimeSplit, customer_folds, split_windows
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,7 @@ LOGGED_TRAIN_PARAMS = (
     "sample_every_days",
     "window_days",
     "test_fraction",
-    "validation_fraction",
+    "cv_folds",
     "early_stopping_rounds",
     "seed",
 )
@@ -56,10 +62,10 @@ class TrainResult:
     brier: float
     expected_calibration_error: float
     train_rows: int
-    validation_rows: int
     eval_rows: int
     n_trees: int
     gate: dict[str, Any]
+    resumed: bool  # the version was registered by an earlier attempt of the same Airflow run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,31 +90,62 @@ def monotone_constraints(columns: list[str], increasing_prefixes: list[str]) -> 
     return constraints
 
 
-def fit(split: TimeSplit, columns: list[str], train_params: dict[str, Any]):
-    """XGBoost on the training window, with as many trees as early stopping on the validation window keeps.
-
-    Early stopping leaves the rounds after the best one in the booster, and only the
-    scikit-learn wrapper knows to ignore them; a consumer of the raw booster would score
-    with every tree. So the model is refit with exactly the best number of trees: same
-    seed, same rows, so the same trees, and the stored model is the one evaluated.
-    """
-    import xgboost as xgb
-
-    settings = {
+def _settings(columns: list[str], train_params: dict[str, Any]) -> dict[str, Any]:
+    return {
         **train_params["xgboost"],
         "random_state": int(train_params["seed"]),
         "monotone_constraints": monotone_constraints(columns, list(train_params.get("monotone_increasing", []))) or None,
     }
-    probe = xgb.XGBClassifier(**settings, early_stopping_rounds=int(train_params["early_stopping_rounds"]))
-    probe.fit(
-        split.train[columns],
-        split.train["label"],
-        eval_set=[(split.validation[columns], split.validation["label"])],
-        verbose=False,
+
+
+def choose_n_trees(train, columns: list[str], train_params: dict[str, Any]) -> int:
+    """The number of trees that minimises the mean validation log loss over `train.cv_folds` customer folds.
+
+    XGBoost's own cross-validation grows one booster per fold in lockstep and stops when the
+    mean over the folds has not improved for `early_stopping_rounds`; its history ends at
+    the best round, so its length is the number of trees.
+    """
+    import numpy as np
+    import xgboost as xgb
+
+    settings = _settings(columns, train_params)
+    n_folds = int(train_params["cv_folds"])
+    fold = customer_folds(train["customer_id"], n_folds)
+    rows = np.arange(len(train))
+    folds = [(rows[fold != k], rows[fold == k]) for k in range(n_folds)]
+    # The classifier's own translation to booster parameters, so the folds grow the trees it would.
+    booster_params = {k: v for k, v in xgb.XGBClassifier(**settings).get_xgb_params().items() if v is not None}
+    history = xgb.cv(
+        booster_params,
+        xgb.DMatrix(train[columns], label=train["label"]),
+        num_boost_round=int(settings["n_estimators"]),
+        folds=folds,
+        early_stopping_rounds=int(train_params["early_stopping_rounds"]),
+        seed=int(train_params["seed"]),
     )
-    model = xgb.XGBClassifier(**{**settings, "n_estimators": int(probe.best_iteration) + 1})
+    return len(history)
+
+
+def fit(split: TimeSplit, columns: list[str], train_params: dict[str, Any]):
+    """XGBoost on every training date, with as many trees as cross-validation inside them chose.
+
+    The served booster holds exactly those trees: early stopping on a single fit would
+    leave the rounds after the best one in it, which only the scikit-learn wrapper knows
+    to ignore, so a consumer of the raw booster would score with more trees than were judged.
+    """
+    import xgboost as xgb
+
+    settings = _settings(columns, train_params)
+    n_trees = choose_n_trees(split.train, columns, train_params)
+    model = xgb.XGBClassifier(**{**settings, "n_estimators": n_trees})
     model.fit(split.train[columns], split.train["label"], verbose=False)
-    log.info("early stopping kept %d of at most %s trees", model.n_estimators, settings.get("n_estimators"))
+    log.info(
+        "cross-validation chose %d of at most %s trees; fit on %d rows of %d dates",
+        n_trees,
+        settings.get("n_estimators"),
+        len(split.train),
+        split.train["as_of_date"].nunique(),
+    )
     return model
 
 
@@ -158,14 +195,33 @@ def train_model(
     params: dict[str, Any],
     tags: dict[str, str] | None = None,
     force_promote: bool = False,
+    run_key: str | None = None,
 ) -> TrainResult:
-    """Fit, evaluate against the champion on the same window, log, register as challenger, gate."""
+    """Fit, evaluate against the champion on the same window, log, register as challenger, gate.
+
+    `run_key` (the Airflow run id) makes it safe to retry: when a version was already registered
+    for that key, nothing is trained or registered again; that version is gated (or its
+    recorded verdict returned if it was gated already).
+    """
     import mlflow
     from mlflow.models import infer_signature
 
     model_name = params["model"]["name"]
     aliases = Aliases.from_params(params["model"])
     policy = GatePolicy.from_params(params.get("gate", {}))
+    client = registry_client()
+    if run_key is not None:
+        registered = registered_for_run(client, model_name, run_key)
+        if registered is not None:
+            log.warning(
+                "Airflow run %s already registered %s version %s (MLflow run %s): gating it instead of training again",
+                run_key,
+                model_name,
+                registered.version,
+                registered.run_id,
+            )
+            decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote)
+            return _result(client, model_name, str(registered.version), decision.as_dict(), resumed=True)
     train_params = params["train"]
     horizon = int(train_params["label_horizon_days"])
     bins = int(train_params.get("calibration_bins", 10))
@@ -173,21 +229,27 @@ def train_model(
     columns = feature_columns(windows)
 
     frame = _load_training_set(training_set_path, columns)
-    split = split_windows(frame, float(train_params["test_fraction"]), float(train_params["validation_fraction"]), horizon)
+    split = split_windows(frame, float(train_params["test_fraction"]), horizon, int(train_params["sample_every_days"]))
     evaluation = split.evaluation
-    if evaluation["label"].nunique() < 2 or split.validation["label"].nunique() < 2:
-        raise ValueError("the validation or evaluation window holds a single label value; widen train.window_days")
+    if evaluation["label"].nunique() < 2 or split.train["label"].nunique() < 2:
+        raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
     fingerprint = data_fingerprint(frame)
     commit = git_commit(project_home())
 
-    client = registry_client()
     champion = version_by_alias(client, model_name, aliases.champion)
     ensure_experiment(model_name)
-    run_tags = {**(tags or {}), "git.commit": commit["commit"], "git.dirty": commit["dirty"], "training_set": str(training_set_path)}
+    run_tags = {
+        **(tags or {}),
+        "git.commit": commit["commit"],
+        "git.dirty": commit["dirty"],
+        "training_set": str(training_set_path),
+        COMPARED_TAG: NO_CHAMPION if champion is None else str(champion.version),
+        **({} if run_key is None else {RUN_KEY_TAG: run_key}),
+    }
     if commit["commit"] != UNKNOWN:
         # MLflow's own tag, so the UI shows the commit next to the run.
         run_tags["mlflow.source.git.commit"] = commit["commit"]
-    with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags) as run:
+    with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags):
         mlflow.log_params(
             {
                 **{f"xgb.{k}": v for k, v in train_params["xgboost"].items()},
@@ -211,7 +273,6 @@ def train_model(
                 **metrics,
                 "n_trees": int(model.n_estimators),
                 "train_rows": len(split.train),
-                "validation_rows": len(split.validation),
                 "eval_rows": len(evaluation),
                 "eval_label_rate": float(evaluation["label"].mean()),
             }
@@ -222,6 +283,8 @@ def train_model(
             if champion_metrics is not None:
                 # Both models on the same rows, side by side in the run.
                 mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+            else:
+                mlflow.set_tag(PROBLEM_TAG, champion_problem)
 
         _log_plots(evaluation["label"], probabilities, metrics, model.get_booster().get_score(importance_type="total_gain"), bins)
         reference = reference_distributions(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
@@ -241,28 +304,26 @@ def train_model(
     # Lineage on the version itself, readable from the registry without opening the run.
     client.set_model_version_tag(model_name, version, "git.commit", commit["commit"])
     client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
-    set_challenger(client, model_name, version, aliases)
-    decision = decide(
-        version,
-        metrics,
-        policy,
-        champion_version=None if champion is None else str(champion.version),
-        champion=champion_metrics,
-        champion_problem=champion_problem,
-        force=force_promote,
-    )
-    apply_decision(client, model_name, decision, aliases)
+    if run_key is not None:
+        client.set_model_version_tag(model_name, version, RUN_KEY_TAG, run_key)
+    # Judged on what the run logged, as a retry would judge it: one verdict per version.
+    decision = gate_version(client, model_name, version, policy, aliases, force_promote)
+    return _result(client, model_name, version, decision.as_dict(), resumed=False)
+
+
+def _result(client: MlflowClient, model_name: str, version: str, gate: dict[str, Any], resumed: bool) -> TrainResult:
+    """What a training returns, read back from the version's run: the same whether it trained now or earlier."""
+    registered = client.get_model_version(model_name, version)
+    metrics = client.get_run(registered.run_id).data.metrics
     result = TrainResult(
-        run_id=run.info.run_id,
+        run_id=registered.run_id,
         model_name=model_name,
-        model_version=version,
-        champion=decision.promoted,
-        train_rows=len(split.train),
-        validation_rows=len(split.validation),
-        eval_rows=len(evaluation),
-        n_trees=int(model.n_estimators),
-        gate=decision.as_dict(),
-        **{k: metrics[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
+        model_version=str(version),
+        champion=bool(gate["promoted"]),
+        gate=gate,
+        resumed=resumed,
+        **{k: float(metrics[k]) for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
+        **{k: int(metrics[k]) for k in ("train_rows", "eval_rows", "n_trees")},
     )
     log.info("trained %s", result)
     return result

@@ -32,6 +32,11 @@ CREATE INDEX IF NOT EXISTS {QUALITY_TABLE}_date_suite ON {QUALITY_TABLE} (logica
 """
 
 
+def create_quality_table(cur: Any) -> None:
+    """Create data_quality_runs and its index if they are missing (first use on a new warehouse)."""
+    cur.execute(_DDL)
+
+
 def record_quality_runs(
     url: str,
     logical_date: date,
@@ -44,7 +49,7 @@ def record_quality_runs(
     """One row per suite in data_quality_runs (the table is created on first use)."""
     # The warehouse's connection: same backoff and the same host-and-cause error when it is down.
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(_DDL)
+        create_quality_table(cur)
         for suite, stats in suites.items():
             failed = [
                 {k: f.get(k) for k in ("expectation", "column", "unexpected_count", "examples", "observed")}

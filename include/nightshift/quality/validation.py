@@ -175,7 +175,7 @@ def _failures(suite: str, suite_result: Any) -> list[dict[str, Any]]:
                 "suite": suite,
                 "expectation": config.type,
                 "column": column,
-                "rule": _rule_in_words(config.type, config.kwargs),
+                "rule": _rule_in_words(config.type, config.kwargs, suite),
                 "unexpected_count": details.get("unexpected_count"),
                 "examples": examples,
                 "observed": _plain(details.get("observed_value")),
@@ -196,11 +196,14 @@ def _range(kwargs: dict[str, Any]) -> str:
     return f"{above} {low}" if low is not None else f"at most {high}"
 
 
-def _rule_in_words(kind: str, kwargs: dict[str, Any]) -> str | None:
+def _rule_in_words(kind: str, kwargs: dict[str, Any], suite: str | None = None) -> str | None:
     """What an expectation asks, for a reader who has never opened the suite."""
     column = kwargs.get("column")
     if kwargs.get("column_B") == SNAPSHOT_ID_COLUMN:
         return f"events for customers not in the day's customers snapshot ({kwargs['column_A']} unknown)"
+    if suite == EVENTS_SUITE and kind == "expect_column_values_to_be_unique":
+        # The day is the partition folder, so (customer_id, event_date) unique is customer_id unique within it.
+        return f"one row per customer per day: each {column} must appear once in the day's events"
     words = {
         "expect_column_to_exist": f"column {column} must exist",
         "expect_column_values_to_not_be_null": f"{column} must not be null",

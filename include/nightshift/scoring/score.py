@@ -1,7 +1,8 @@
 """Score a day's features with the serving model on Spark and publish them to the warehouse.
 
 The run is audited in ``scoring_runs``: recorded as running before any work, marked succeeded in the
-same transaction that swaps the date's rows in, or failed with its error.
+same transaction that swaps the date's rows in, or failed with its error; a run whose worker was
+killed is marked failed by the next scoring run (``nightshift.warehouse.audit``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def score_day(
 ) -> dict[str, Any]:
     """Score ``score_date`` with the model behind ``alias`` and replace that date's rows in ``churn_scores``."""
     from nightshift.scoring.predict import load_booster, score_features
-    from nightshift.warehouse.audit import fail_scoring_run, start_scoring_run
+    from nightshift.warehouse.audit import scoring_run
     from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
     from nightshift.warehouse.schema import ensure_schema
 
@@ -68,8 +69,8 @@ def score_day(
     ensure_schema(database_url)
     # Pinned to a version number here, so every row of the date carries the same one.
     model = serving_model(model_name, alias)
-    run = start_scoring_run(database_url, score_date, model.name, model.version, model.run_id)
-    try:
+    # The block is the audited run: a failure in it is recorded, a worker killed in it is found by the next run.
+    with scoring_run(database_url, score_date, model.name, model.version, model.run_id) as run:
         columns = feature_columns(windows)
         booster = load_booster(model.uri, columns)
         lineage = ScoreLineage(
@@ -84,12 +85,6 @@ def score_day(
         scores_path = score_features(spark, features_path, booster, columns, scores_dir)
         log.info("predicted on Spark in %.1fs", time.monotonic() - t0)
         published = publish_score_batches(database_url, score_date, lineage, iter_score_batches(scores_path), run)
-    except BaseException as exc:
-        try:
-            fail_scoring_run(database_url, run, f"{type(exc).__name__}: {exc}")
-        except Exception:  # the original error matters more than a failed audit update
-            log.exception("could not mark scoring run %d failed", run)
-        raise
     result = {
         "score_date": score_date.isoformat(),
         "rows": published.rows,

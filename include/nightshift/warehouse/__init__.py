@@ -4,6 +4,6 @@
 - `schema`: `churn_scores` (one partition per score_date), `scoring_runs`, migrations.
 - `binary_copy`: score batches encoded for PostgreSQL's binary COPY as the server reads them.
 - `publish`: replace a date's rows atomically (staging table, attach or swap in one transaction).
-- `audit`: `scoring_runs` rows (running, failed; succeeded is written by the publish).
+- `audit`: `scoring_runs` rows (running, failed; succeeded is written by the publish), runs of dead workers found.
 - `readers`: published rows back out.
 """

@@ -1,32 +1,101 @@
 """The ``scoring_runs`` audit: a run is recorded as running before any work, then failed with its error.
 
 Success is written by the publish itself, in the transaction that swaps the date's rows in.
+
+A worker killed mid-run (SIGKILL, OOM killer, a lost host) writes nothing, so "running" alone
+cannot tell a live run from a dead one. Each run therefore holds a session-level advisory lock
+keyed on its id, on a connection kept open for the whole run: PostgreSQL releases it when that
+session ends, which is when its worker process dies. The next run that starts tries each
+running row's lock; one it can take has no live owner and is marked failed. A live run,
+concurrent or not, keeps its lock and is left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from nightshift.warehouse.connection import connect
+import psycopg2.extensions
+
+from nightshift.warehouse.connection import open_connection
 from nightshift.warehouse.schema import RUNS_TABLE, check_score_date
 
+log = logging.getLogger(__name__)
 
-def start_scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str) -> int:
-    """Record a scoring run of ``score_date`` as running; return its id in ``scoring_runs``."""
+# First key of the two-int advisory lock a running scoring run holds ("NSRR"); distinct from
+# schema.LOCK_NAMESPACE, whose second key is a date ordinal that could equal a run id.
+RUN_LOCK_NAMESPACE = 0x4E535252
+# Sent by the server to the client of the lock's session: a host that vanishes without closing
+# its socket (power loss, partition) is dropped, and its lock released, after about
+# idle + interval * count seconds instead of the operating system's default of two hours.
+_KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+
+
+def run_lock_key(scoring_run: int) -> int:
+    """The advisory lock's second key (an int4) for a scoring run id (a bigint)."""
+    # Two runs share a key only if their ids are 2**31 apart and both are running at once.
+    return scoring_run % (1 << 31)
+
+
+def fail_abandoned_runs(cur: psycopg2.extensions.cursor, found_by: str) -> list[int]:
+    """Mark failed every running run whose lock no session holds (its worker is gone); return their ids."""
+    cur.execute(f"SELECT id FROM {RUNS_TABLE} WHERE status = 'running' ORDER BY id")
+    abandoned = []
+    for (run,) in cur.fetchall():
+        # Transaction-level: released at commit, so the sweep itself holds nothing afterwards.
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (RUN_LOCK_NAMESPACE, run_lock_key(run)))
+        if not cur.fetchone()[0]:
+            continue  # a live session holds it: the run is still going
+        cur.execute(
+            f"UPDATE {RUNS_TABLE} SET status = 'failed', finished_at = clock_timestamp(), error = %s WHERE id = %s AND status = 'running'",
+            (f"superseded: worker gone (its database session ended before the run finished; found by {found_by})", run),
+        )
+        if cur.rowcount:
+            abandoned.append(run)
+    if abandoned:
+        log.warning("scoring runs %s were left running by a worker that is gone: marked failed", abandoned)
+    return abandoned
+
+
+@contextmanager
+def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str) -> Iterator[int]:
+    """Record a scoring run of ``score_date`` as running and yield its id; the block is the run.
+
+    Runs left behind by dead workers are marked failed first. The run's lock is held until the
+    block ends; an exception out of the block marks the run failed with it. Success is the
+    publish's to record (``publish_score_batches(..., scoring_run=id)``), inside the block.
+    """
     check_score_date(score_date)
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id) VALUES (%s, %s, %s, %s) RETURNING id",
-            (score_date, model_name, model_version, run_id),
-        )
-        (run,) = cur.fetchone()
-    return int(run)
-
-
-def fail_scoring_run(url: str, scoring_run: int, error: str) -> None:
-    """Mark a running scoring run failed with the error that ended it."""
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"UPDATE {RUNS_TABLE} SET status = 'failed', error = %s, finished_at = clock_timestamp() WHERE id = %s AND status = 'running'",
-            (error, scoring_run),
-        )
+    conn = open_connection(url)
+    try:
+        with conn, conn.cursor() as cur:  # committed on its own: a rolled-back transaction would undo a SET
+            for setting, value in _KEEPALIVE_SETTINGS.items():
+                cur.execute(f"SET {setting} = %s", (value,))
+        with conn, conn.cursor() as cur:
+            fail_abandoned_runs(cur, f"the scoring run of {score_date.isoformat()} that started next")
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id) VALUES (%s, %s, %s, %s) RETURNING id",
+                (score_date, model_name, model_version, run_id),
+            )
+            (run,) = cur.fetchone()
+            # Taken before the insert commits: no other session ever sees this row running without its lock.
+            # Session-level, so the commit keeps it; closing the connection (or the process dying) releases it.
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_NAMESPACE, run_lock_key(run)))
+        try:
+            yield int(run)
+        except BaseException as exc:
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute(
+                        f"UPDATE {RUNS_TABLE} SET status = 'failed', error = %s, finished_at = clock_timestamp() "
+                        "WHERE id = %s AND status = 'running'",
+                        (f"{type(exc).__name__}: {exc}", run),
+                    )
+            except Exception:  # the original error matters more than a failed audit update
+                log.exception("could not mark scoring run %d failed; the next scoring run will", run)
+            raise
+    finally:
+        conn.close()

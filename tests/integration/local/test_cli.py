@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.pg_helpers import free_port
+from nightshift.local.badinput import corrupt_day
+from nightshift.local.generate import generate
+from tests.pg_helpers import create_database, free_port
 from tests.score_frames import EmbeddedPg
 
 pytestmark = pytest.mark.integration
@@ -50,3 +54,31 @@ def test_db_url_masks_the_embedded_servers_password_unless_asked(embedded_pg: Em
         assert password not in shown
         assert shown.strip() == embedded_pg.url.replace(f":{password}@", ":***@")
     assert db("url", "--show-password").strip() == embedded_pg.url
+
+
+def test_quality_validate_and_accept_a_bad_day(pg_url: str, tmp_path) -> None:
+    zone = generate(tmp_path / "raw", customers=60, days=10, start_date=date(2026, 3, 1), seed=6)
+    bad = zone.end_date.isoformat()
+    corrupt_day(zone.data_dir, zone.end_date, "duplicate_event")
+    env = {
+        **os.environ,
+        "NIGHTSHIFT_DATABASE_URL": create_database(pg_url, f"cli_quality_{uuid.uuid4().hex[:12]}"),
+        "NIGHTSHIFT_DATA_DIR": str(zone.data_dir),
+        "NIGHTSHIFT_QUARANTINE_DIR": str(tmp_path / "quarantine"),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "nightshift.local.cli", "quality", *args], env=env, capture_output=True, text=True)
+
+    nothing = cli("accept", bad, "--reason", "looks fine")
+    assert nothing.returncode == 1 and "Traceback" not in nothing.stderr
+    assert nothing.stderr.strip() == f"nightshift quality: {bad} has no unresolved failed raw validation: nothing to accept"
+
+    validated = cli("validate", bad)
+    assert validated.returncode == 1 and "Traceback" not in validated.stderr
+    assert "one row per customer per day" in validated.stderr
+
+    accepted = cli("accept", bad, "--reason", "replayed rows, deduplicated downstream", "--by", "ops")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.splitlines()[0] == f"accepted {bad} as it is; windows that read it build again. It had failed:"
+    assert f"{bad} raw_events: expect_column_values_to_be_unique(column=customer_id)" in accepted.stdout

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 from nightshift.config import load_params
 from nightshift.features.columns import feature_columns
@@ -36,6 +37,8 @@ pytestmark = pytest.mark.integration
 NAME = "churn_xgb_test"
 WINDOWS = [7, 30, 90]
 COLUMNS = feature_columns(WINDOWS)
+# The outcome tagged when champion moved under a training, spelled as the registry holds it.
+MOVED = "champion_moved"
 # A start no other test uses, so the scored date's rows in the shared warehouse are this module's own.
 START = date(2025, 3, 1)
 
@@ -303,3 +306,80 @@ def test_a_champion_whose_labels_reach_into_the_window_cannot_be_compared(traine
     early = eval_start - pd.Timedelta(days=70)
     reason = champion_label_overlap(client, champion, early, 30)
     assert reason is not None and "cannot be compared fairly" in reason
+
+
+def _runs_of(run_key: str) -> list[str]:
+    client = registry_client()
+    experiment = client.get_experiment_by_name(NAME)
+    return [r.info.run_id for r in client.search_runs([experiment.experiment_id], f"tags.`airflow.dag_run_id` = '{run_key}'")]
+
+
+def _versions() -> list[str]:
+    return sorted((str(v.version) for v in registry_client().search_model_versions(f"name = '{NAME}'")), key=int)
+
+
+def test_a_retry_of_the_same_airflow_run_registers_no_second_version(trained, registry, training_path: Path) -> None:
+    key = "scheduled__2025-07-26T03:00:00+00:00"
+    first = train_model(training_path, _params(), run_key=key)
+    again = train_model(training_path, _params(), run_key=key)
+
+    assert _versions() == ["1", "2", "3", "4", "5"]
+    assert (first.model_version, again.model_version) == ("5", "5")
+    assert _runs_of(key) == [first.run_id], "the retry trained nothing: no second MLflow run"
+    assert not first.resumed and again.resumed
+    # The recorded verdict comes back: v5 is v2 again, so refused, and nothing moved.
+    assert first.gate["outcome"] == again.gate["outcome"] == REJECTED and again.gate["reason"] == first.gate["reason"]
+    assert again.roc_auc == first.roc_auc and again.n_trees == first.n_trees
+    assert _aliases(registry_client()) == {"champion": "2", "previous_champion": "1", "challenger": "5"}
+    assert registry_client().get_model_version(NAME, "5").tags["airflow.dag_run_id"] == key
+
+
+def test_an_attempt_that_failed_after_registering_is_resumed_and_gated_by_its_retry(trained, registry, training_path: Path) -> None:
+    from mlflow.exceptions import MlflowException
+
+    key = "manual__2025-07-27T10:00:00+00:00"
+    promote(NAME, "1", Aliases(), "test: the weak model serves, so a tuned one is promoted over it")
+    # A real failure after the version is registered: the registry refuses the challenger alias
+    # (a reserved name). The operator fixes params.yaml and retries the same Airflow run.
+    broken = _params()
+    broken["model"]["challenger_alias"] = "latest"
+    with pytest.raises(MlflowException, match="reserved"):
+        train_model(training_path, broken, run_key=key)
+    assert _versions()[-1] == "5" and "gate.outcome" not in registry_client().get_model_version(NAME, "5").tags
+
+    retried = train_model(training_path, _params(), run_key=key)
+
+    assert _versions() == ["1", "2", "3", "4", "5"]
+    assert retried.resumed and retried.model_version == "5" and len(_runs_of(key)) == 1
+    # Gated against the champion the registering attempt compared it with (v1), and promoted.
+    assert retried.gate["outcome"] == PROMOTED and retried.gate["champion_version"] == "1"
+    assert retried.champion and _aliases(registry_client())["champion"] == "5"
+    assert registry_client().get_model_version(NAME, "5").tags["gate.outcome"] == PROMOTED
+
+
+class RollbackWhileTraining(xgb.callback.TrainingCallback):
+    """Rolls `champion` back from version 3 as the challenger starts to fit: a `nightshift model
+    rollback` made while train_model is in flight, between its read of the champion and the gate."""
+
+    def after_iteration(self, model, epoch: int, evals_log) -> bool:
+        if epoch == 0 and str(registry_client().get_model_version_by_alias(NAME, "champion").version) == "3":
+            rollback(NAME, Aliases(), "test: v3 misbehaves")
+        return False
+
+
+def test_champion_moved_while_training_is_not_overridden(trained, registry, training_path: Path) -> None:
+    promote(NAME, "3", Aliases(), "test: the weak v3 serves")
+    params = _params()
+    params["train"]["xgboost"]["callbacks"] = [RollbackWhileTraining()]
+
+    result = train_model(training_path, params)
+
+    client = registry_client()
+    # The rolled-back champion stays: the tuned v5 beat v3, the champion it read, not v2.
+    assert _aliases(client) == {"champion": "2", "previous_champion": "1", "challenger": "5"}
+    assert not result.champion and result.gate["outcome"] == MOVED
+    tags = client.get_model_version(NAME, "5").tags
+    assert tags["gate.outcome"] == MOVED and tags["gate.champion_version"] == "3"
+    assert "moved from version 3 to version 2" in tags["gate.reason"] and "nightshift model promote 5" in tags["gate.reason"]
+    assert "promoted: roc_auc" in tags["gate.reason"], "the verdict against v3 is kept in the reason"
+    assert client.get_registered_model(NAME).tags[HISTORY_TAG] == "1,2"

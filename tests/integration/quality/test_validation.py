@@ -135,8 +135,9 @@ def test_clean_day_passes(landing_zone: LandingZone) -> None:
         assert stats["success"] is True
         assert stats["failed"] == 0
         assert stats["evaluated"] > 0
-    # Counts come from the checked-in suites: 5 columns x (exists, type, not null), 4 ranges, 1 referential.
-    assert summary["suites"]["raw_events"]["evaluated"] == 21
+    # Counts come from the checked-in suites: 5 columns x (exists, type, not null), 4 ranges, 1 referential,
+    # 1 one-row-per-customer.
+    assert summary["suites"]["raw_events"]["evaluated"] == 22
 
 
 def test_logical_datetime_is_read_as_its_day(landing_zone: LandingZone) -> None:
@@ -190,6 +191,23 @@ def test_duplicate_customer_in_snapshot_fails(landing_zone: LandingZone) -> None
     assert "raw_customers" in message
     assert "expect_column_values_to_be_unique(column=customer_id)" in message
     assert "100123" in message
+
+
+def test_two_rows_of_one_customer_in_a_day_fail_in_words(landing_zone: LandingZone) -> None:
+    # Windows count a row as an active day: one row per customer per day, and the day is the folder.
+    events = _events()
+    events.append(dict(events[1], sessions=4, minutes=9.0))
+
+    with pytest.raises(DataQualityError) as caught:
+        validate_raw_day(DAY, landing_zone(events=events))
+
+    message = str(caught.value)
+    assert "raw_events: 1 of 22 expectations failed" in message
+    assert (
+        "one row per customer per day: each customer_id must appear once in the day's events "
+        "[expect_column_values_to_be_unique(column=customer_id)]: 2 rows break it, e.g. [100456, 100456]"
+    ) in message
+    assert "raw_customers" not in message
 
 
 def test_event_of_unknown_customer_fails(landing_zone: LandingZone) -> None:

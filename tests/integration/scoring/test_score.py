@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +184,70 @@ def test_unreachable_database_fails_before_spark_work_naming_host(spark, feature
     port = free_port()
     with pytest.raises(WarehouseUnavailableError, match=rf"127\.0\.0\.1:{port} .*Connection refused"):
         score_day(spark, features[0], DAY, f"postgresql://postgres@127.0.0.1:{port}/nightshift", MODEL, WINDOWS, Path("/nonexistent"))
+
+
+# The package's scoring entry for DAY in a child process, parked inside its audited run: its
+# features "file" is a FIFO nobody writes, so fingerprinting the features blocks forever after
+# the run is recorded and the model loaded, before Spark is needed (hence no session).
+_PARKED_SCORING = """
+import datetime as dt, sys
+from pathlib import Path
+from nightshift.scoring.score import score_day
+score_day(None, Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), sys.argv[3], sys.argv[4], [7, 30, 90], Path(sys.argv[5]))
+"""
+
+
+def _runs_of_day(url: str) -> list[tuple[int, str, str | None]]:
+    return [(i, s, e) for i, s, e in query(url, "SELECT id, status, error FROM scoring_runs WHERE score_date = %s ORDER BY id", (DAY,))]
+
+
+def _wait_for(condition, what: str, child: subprocess.Popen | None = None, seconds: float = 120):
+    """Poll until `condition()` is truthy; fail naming `what` (and the child's stderr if it died)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if child is not None and child.poll() is not None:
+            pytest.fail(f"child exited with {child.returncode} before {what}: {child.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail(f"no {what} within {seconds} s")
+
+
+def test_a_killed_scoring_run_is_marked_failed_by_the_next_run_of_its_date(spark, registry, features, url, tmp_path) -> None:
+    parked = tmp_path / "parked-features"
+    parked.mkdir()
+    os.mkfifo(parked / "part-0.parquet")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PARKED_SCORING, str(parked), DAY.isoformat(), url, MODEL, str(tmp_path / "parked-scores")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ((killed, status, _),) = _wait_for(lambda: _runs_of_day(url), "scoring_runs row of the child", child)
+        assert status == "running"
+        # A live run, even a concurrent one, is left alone: its lock is held by its session.
+        concurrent = run(spark, features[0], url, tmp_path / "scores")
+        assert _runs_of_day(url) == [(killed, "running", None), (concurrent["scoring_run"], "succeeded", None)]
+        # The concurrent run has closed its connections: the package's sessions open now are the child's.
+        sessions = query(url, "SELECT pid FROM pg_stat_activity WHERE application_name = 'nightshift'")
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    # The server notices the closed socket on its own schedule: wait until the dead session is gone.
+    for (pid,) in sessions:
+        _wait_for(lambda pid=pid: not query(url, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)), f"exit of backend {pid}")
+
+    assert _runs_of_day(url)[0][:2] == (killed, "running"), "nothing else wrote the dead run's row"
+    after = run(spark, features[0], url, tmp_path / "scores")
+
+    runs = {i: (s, e) for i, s, e in _runs_of_day(url)}
+    status, error = runs[killed]
+    assert status == "failed"
+    assert error.startswith("superseded: worker gone") and DAY.isoformat() in error
+    assert runs[after["scoring_run"]] == ("succeeded", None)
+    assert len(read_scores(url, DAY)) == CUSTOMERS

@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from nightshift.warehouse.audit import start_scoring_run
+from nightshift.warehouse.audit import scoring_run
 from nightshift.warehouse.connection import WarehouseUnavailableError
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.readers import count_scores, read_scores
@@ -322,10 +322,9 @@ def test_streamed_arrow_batches_round_trip_and_audit_the_run(url: str, tmp_path:
     probs = rng.random(len(ids))
     pq.write_table(pa.table({"customer_id": ids, "churn_probability": probs}), tmp_path / "s.parquet", row_group_size=4096)
     ensure_schema(url)
-    run = start_scoring_run(url, DAY_A, "churn_xgb", "7", "stream-run")
-
-    batches = pq.ParquetFile(tmp_path / "s.parquet").iter_batches(batch_size=5000)
-    published = publish_score_batches(url, DAY_A, LINEAGE, batches, scoring_run=run)
+    with scoring_run(url, DAY_A, "churn_xgb", "7", "stream-run") as run:
+        batches = pq.ParquetFile(tmp_path / "s.parquet").iter_batches(batch_size=5000)
+        published = publish_score_batches(url, DAY_A, LINEAGE, batches, scoring_run=run)
 
     assert (published.rows, published.replaced) == (30_000, 0)
     assert published.mean_probability == pytest.approx(probs.mean())

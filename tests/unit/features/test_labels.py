@@ -1,4 +1,4 @@
-"""Churn labels (build_labels) and training snapshot dates (labelled_dates)."""
+"""Churn labels (build_labels, label_snapshots) and training snapshot dates (labelled_dates)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from nightshift.features.point_in_time import build_labels, labelled_dates
+from nightshift.features.point_in_time import build_labels, label_snapshots, labelled_dates
 from tests.unit._frames import customer, customers_frame, day
 
 pytestmark = pytest.mark.unit
@@ -82,6 +82,87 @@ def test_nothing_known_gives_an_empty_typed_frame(spark) -> None:
     frame = build_labels(customers, [day(D, 2), NEWEST], HORIZON)
     assert frame.count() == 0
     assert dict(frame.dtypes) == {"as_of_date": "date", "customer_id": "bigint", "label": "int"}
+
+
+def _collect(frame) -> dict[date, dict[int, int]]:
+    out: dict[date, dict[int, int]] = {}
+    for row in frame.collect():
+        out.setdefault(row["as_of_date"], {})[row["customer_id"]] = row["label"]
+    return out
+
+
+# Daily snapshots D-1 .. D+60 of customers whose record changes after d:
+#   11 cancels on D+5 and is purged from the snapshots from D+12 on
+#   12 cancels on D+10; from the snapshot of D+45 on its churn_date is revised to D+40
+#   13 never cancels
+#   14 vanishes from the snapshots from D+18 on without a churn_date ever recorded
+LATER = [day(D, i) for i in range(-1, 61)]
+
+
+def _later_rows() -> list[tuple]:
+    rows = []
+    for snap in LATER:
+        offset = (snap - D).days
+        if offset < 12:
+            rows.append(customer(snap, 11, day(D, -100), churn_date=day(D, 5) if offset >= 5 else None))
+        churn_12 = None if offset < 10 else day(D, 10) if offset < 45 else day(D, 40)
+        rows.append(customer(snap, 12, day(D, -100), churn_date=churn_12))
+        rows.append(customer(snap, 13, day(D, -100)))
+        if offset < 18:
+            rows.append(customer(snap, 14, day(D, -100)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def later_customers(spark):
+    return customers_frame(spark, _later_rows())
+
+
+def test_a_purged_churner_keeps_its_positive_label(later_customers) -> None:
+    labels = _collect(build_labels(later_customers, [D], HORIZON))
+    # 11 is missing from the label snapshot D+30 (and the newest): its last record says D+5.
+    assert labels[D][11] == 1
+    assert labels[D][13] == 0
+    # 14 left with no churn_date: its outcome is unknown, not 0.
+    assert 14 not in labels[D]
+
+
+def test_a_revised_churn_date_leaves_old_labels_as_they_were(later_customers) -> None:
+    from pyspark.sql import functions as F
+
+    # The first run that can label D sees snapshots up to D+30, a later one up to D+60,
+    # where 12's churn_date moved from D+10 to D+40 (outside D's horizon).
+    first = _collect(build_labels(later_customers.where(F.col("snapshot_date") <= F.lit(day(D, 30))), [D], HORIZON))
+    later = _collect(build_labels(later_customers, [D], HORIZON))
+    assert first[D][12] == later[D][12] == 1
+    assert first == later
+
+
+# Snapshots with the label day D+30 missing; D+31 is the first after it.
+GAPPY = (D, day(D, 29), day(D, 31), day(D, 33))
+
+
+def test_label_snapshots_take_the_first_snapshot_on_or_after_the_horizon() -> None:
+    assert label_snapshots(GAPPY, [D, day(D, 1), day(D, 3), day(D, 4)], HORIZON) == {
+        D: day(D, 31),  # D+30 is missing
+        day(D, 1): day(D, 31),  # exactly D+1+30
+        day(D, 3): day(D, 33),
+        # D+4 + 30 is after every snapshot: no label snapshot, unknown
+    }
+    assert label_snapshots([], [D], HORIZON) == {}
+
+
+def test_a_missing_label_day_reads_the_next_snapshot_but_keeps_the_horizon(spark) -> None:
+    rows = []
+    for snap in GAPPY:
+        rows.append(customer(snap, 21, day(D, -100), churn_date=day(D, 31) if snap >= day(D, 31) else None))
+        rows.append(customer(snap, 22, day(D, -100), churn_date=day(D, 30) if snap >= day(D, 30) else None))
+        rows.append(customer(snap, 23, day(D, -100)))
+    labels = _collect(build_labels(customers_frame(spark, rows), list(GAPPY), HORIZON))
+    # Read from D+31, but churn on D+31 is outside (D, D+30]; churn on D+30 is inside.
+    assert labels == {D: {21: 0, 22: 1, 23: 0}}
+    # labelled_dates offers exactly the dates build_labels can label.
+    assert labelled_dates(GAPPY, day(D, 33), HORIZON, 1, 100) == [D]
 
 
 # labelled_dates is pure Python.

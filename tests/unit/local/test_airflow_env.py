@@ -53,3 +53,101 @@ def test_exit_zero_without_a_successful_run_is_a_failure(fake_airflow, output: s
 def test_a_successful_run_passes(fake_airflow) -> None:
     fake_airflow(FINISHED.format(state="success") + "\n")
     dag_test("nightly_scoring", date(2026, 6, 28), {"PATH": "/usr/bin"})  # raises on anything but success
+
+
+def test_the_interpreters_bin_folder_comes_first_on_path(tmp_path: Path) -> None:
+    # `airflow standalone` starts its components as `airflow` from PATH, and the README runs
+    # `.venv/bin/nightshift airflow standalone` without activating the venv.
+    venv_bin = str(Path(sys.executable).parent)
+    env = airflow_env.airflow_env("postgresql://db/x", base={"PATH": f"/usr/bin:{venv_bin}:/bin", "AIRFLOW_HOME": "/mine"}, home=tmp_path)
+    assert env["PATH"] == f"{venv_bin}:/usr/bin:/bin"
+    assert env["AIRFLOW_HOME"] == "/mine"  # an exported variable still wins
+    assert airflow_env.airflow_env("postgresql://db/x", base={}, home=tmp_path)["PATH"].split(":")[0] == venv_bin
+
+
+# A stand-in for `airflow standalone`: records every signal it gets, starts a child that only a
+# signal ends, and on its first signal exits at once (`obedient`) or keeps running (`stubborn`).
+FAKE_STANDALONE = """
+import os, signal, subprocess, sys, time
+out, mode = sys.argv[1], sys.argv[2]
+# `deaf`: the child sits out SIGTERM, as an idle LocalExecutor worker left behind by its scheduler can.
+deaf = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if mode == "deaf_child" else ""
+child = subprocess.Popen([sys.executable, "-c", deaf + "import time; time.sleep(600)"])
+def on_signal(signum, _frame):
+    with open(out, "a") as fh:
+        fh.write(signal.Signals(signum).name + "\\n")
+    if mode in ("obedient", "deaf_child"):
+        time.sleep(0.5)  # a second signal arriving now would be recorded
+        sys.exit(0)
+signal.signal(signal.SIGINT, on_signal)
+signal.signal(signal.SIGTERM, on_signal)
+with open(out + ".child", "w") as fh:
+    fh.write(str(child.pid))
+while True:
+    time.sleep(0.1)
+"""
+
+# `nightshift airflow standalone` in miniature: run_standalone over the fake, with a short grace.
+SUPERVISOR = """
+import sys
+from nightshift.local.airflow_env import run_standalone
+sys.exit(run_standalone([sys.executable, sys.argv[1], sys.argv[2], sys.argv[3]], {}, grace_seconds=3))
+"""
+
+
+def _ctrl_c_standalone(tmp_path: Path, mode: str) -> tuple[int, list[str], int]:
+    """Start the supervised fake as a terminal would (its own process group), press Ctrl-C once.
+
+    The exit code, the signals the fake saw, and the pid of the child it started.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    fake, out = tmp_path / "standalone.py", tmp_path / "signals.txt"
+    fake.write_text(FAKE_STANDALONE)
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(fake), str(out), mode], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "signals.txt.child").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the fake standalone never started"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    signals = out.read_text().split() if out.exists() else []
+    return code, signals, int((tmp_path / "signals.txt.child").read_text())
+
+
+def _gone(pid: int) -> bool:
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout=30)
+    except psutil.TimeoutExpired:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # reaped by no one, but not running
+    except psutil.NoSuchProcess:
+        pass
+    return True
+
+
+def test_one_ctrl_c_reaches_standalone_once_and_nothing_outlives_it(tmp_path: Path) -> None:
+    code, signals, child = _ctrl_c_standalone(tmp_path, "obedient")
+    # Once: not also as the terminal's signal to its group, which Airflow's components do not survive.
+    assert (code, signals) == (0, ["SIGINT"])
+    assert _gone(child)  # left behind by the fake, ended by the supervisor
+
+
+def test_a_standalone_that_will_not_stop_is_terminated_then_killed(tmp_path: Path) -> None:
+    code, signals, child = _ctrl_c_standalone(tmp_path, "stubborn")
+    assert (code, signals) == (128 + 9, ["SIGINT", "SIGTERM"])
+    assert _gone(child)
+
+
+def test_a_leftover_that_sits_out_sigterm_is_killed_after_standalone_exits(tmp_path: Path) -> None:
+    code, signals, child = _ctrl_c_standalone(tmp_path, "deaf_child")
+    assert (code, signals) == (0, ["SIGINT"])
+    assert _gone(child)

@@ -51,6 +51,11 @@ def test_each_kind_makes_its_defect(zone: Path) -> None:
     rows = _events(zone).num_rows
     ids = set(_customers(zone).column("customer_id").to_pylist())
 
+    # First, while the day's ids are still distinct: the kinds below overwrite some of them.
+    corrupt_day(zone, DAY, "duplicate_event")
+    event_ids = _events(zone).column("customer_id").to_pylist()
+    assert len(event_ids) == rows + 2 and len(set(event_ids)) == rows
+    rows = len(event_ids)
     corrupt_day(zone, DAY, "negative_minutes")
     assert min(_events(zone).column("minutes").to_pylist()) < 0
     corrupt_day(zone, DAY, "null_customer_id")

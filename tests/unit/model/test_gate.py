@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nightshift.config import load_params
-from nightshift.model.gate import FIRST, FORCED, PROMOTED, REJECTED, GatePolicy, decide
+from nightshift.model.gate import CHAMPION_MOVED, FIRST, FORCED, PROMOTED, REJECTED, GatePolicy, decide
 
 pytestmark = pytest.mark.unit
 
@@ -102,3 +104,9 @@ def test_decision_serialises_for_xcom() -> None:
     data = decide("3", GOOD, POLICY, "2", {**GOOD, "roc_auc": 0.8}).as_dict()
     assert data["promoted"] is True and data["outcome"] == PROMOTED
     assert set(data) >= {"version", "reason", "metric", "challenger_value", "champion_version", "champion_value"}
+
+
+def test_a_verdict_overtaken_by_a_champion_move_is_not_a_promotion() -> None:
+    passed = decide("3", GOOD, POLICY, "2", {**GOOD, "roc_auc": 0.8})
+    moved = replace(passed, outcome=CHAMPION_MOVED)
+    assert passed.promoted and not moved.promoted and moved.as_dict()["promoted"] is False

@@ -1,13 +1,14 @@
-"""The train | gap | validation | gap | evaluation split, run-time overrides and monotone constraints."""
+"""The train | gap | evaluation split, the history it needs, and the customer folds inside train."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from nightshift.model.split import split_by_time, split_windows
+from nightshift.model.split import customer_folds, dates_needed, split_by_time, split_windows
 
 pytestmark = pytest.mark.unit
 
@@ -25,47 +26,74 @@ def _dates(part: pd.DataFrame) -> list:
     return sorted(pd.to_datetime(part["as_of_date"]).unique())
 
 
-@pytest.mark.parametrize(("n_dates", "test_fraction", "validation_fraction"), [(20, 0.25, 0.2), (13, 0.25, 0.2), (26, 0.2, 0.3)])
-def test_no_label_window_reaches_into_a_later_window(n_dates: int, test_fraction: float, validation_fraction: float) -> None:
-    split = split_windows(_frame(n_dates), test_fraction, validation_fraction, HORIZON)
-    train, validation, evaluation = _dates(split.train), _dates(split.validation), _dates(split.evaluation)
-    assert train and validation and evaluation
+@pytest.mark.parametrize(("n_dates", "every", "test_fraction"), [(20, 7, 0.25), (9, 7, 0.25), (26, 7, 0.2), (120, 1, 0.1), (7, 7, 0.25)])
+def test_every_date_whose_label_ends_before_evaluation_trains(n_dates: int, every: int, test_fraction: float) -> None:
+    frame = _frame(n_dates, every)
+    split = split_windows(frame, test_fraction, HORIZON, every)
+    train, evaluation = _dates(split.train), _dates(split.evaluation)
     gap = pd.Timedelta(days=HORIZON)
-    # A training label is read up to d + 30: that day is still before validation starts, and so on.
-    assert train[-1] + gap <= validation[0]
-    assert validation[-1] + gap <= evaluation[0]
-    # The dates inside a gap are dropped, not moved elsewhere.
-    dropped = set(_dates(_frame(n_dates))) - set(train) - set(validation) - set(evaluation)
-    assert all(train[-1] < d < validation[0] or validation[-1] < d < evaluation[0] for d in dropped)
+    # No training label (read up to d + 30) sees a day of the evaluation window...
+    assert train[-1] + gap <= evaluation[0]
+    # ...and every date that satisfies this trains: only the gap is dropped.
+    assert train == [d for d in _dates(frame) if d + gap <= evaluation[0]]
+    assert len(split.train) == 3 * len(train)
 
 
 def test_evaluation_window_is_the_newest_dates_untouched() -> None:
     frame = _frame(20)
-    split = split_windows(frame, 0.25, 0.2, HORIZON)
+    split = split_windows(frame, 0.25, HORIZON, 7)
     _, expected = split_by_time(frame, 0.25)
     assert split.evaluation.equals(expected)
     assert len(split.evaluation) == 5 * 3
 
 
-def test_windows_do_not_share_rows() -> None:
-    split = split_windows(_frame(20), 0.25, 0.2, HORIZON)
-    keys = [set(zip(p["as_of_date"], p["customer_id"], strict=True)) for p in (split.train, split.validation, split.evaluation)]
-    assert not keys[0] & keys[1] and not keys[1] & keys[2] and not keys[0] & keys[2]
+def test_train_and_evaluation_share_no_rows() -> None:
+    split = split_windows(_frame(20), 0.25, HORIZON, 7)
+    keys = [set(zip(p["as_of_date"], p["customer_id"], strict=True)) for p in (split.train, split.evaluation)]
+    assert not keys[0] & keys[1]
 
 
-def test_a_daily_training_set_gets_a_gap_of_thirty_dates() -> None:
-    split = split_windows(_frame(120, every=1), 0.1, 0.1, HORIZON)
-    gap = _dates(split.evaluation)[0] - _dates(split.validation)[-1]
-    assert gap == pd.Timedelta(days=HORIZON)
+def test_a_daily_training_set_gets_a_gap_of_thirty_days() -> None:
+    split = split_windows(_frame(120, every=1), 0.1, HORIZON, 1)
+    assert _dates(split.evaluation)[0] - _dates(split.train)[-1] == pd.Timedelta(days=HORIZON)
 
 
 def test_date_ranges_describe_each_window() -> None:
-    ranges = split_windows(_frame(20), 0.25, 0.2, HORIZON).date_ranges()
-    assert set(ranges) == {"train_dates", "validation_dates", "eval_dates"}
+    ranges = split_windows(_frame(20), 0.25, HORIZON, 7).date_ranges()
+    assert set(ranges) == {"train_dates", "eval_dates"}
     assert ranges["eval_dates"].endswith("(5 dates)")
+    # 11 dates: the last is 70 days after the first, 30 days before the first evaluation date.
+    assert ranges["train_dates"] == "2026-01-03..2026-03-14 (11 dates)"
 
 
-@pytest.mark.parametrize("n_dates", [6, 9])
-def test_too_little_history_is_refused_with_a_hint(n_dates: int) -> None:
-    with pytest.raises(ValueError, match="not enough history.*window_days"):
-        split_windows(_frame(n_dates), 0.25, 0.2, HORIZON)
+@pytest.mark.parametrize(("every", "test_fraction", "needed"), [(7, 0.25, 7), (1, 0.1, 33), (14, 0.25, 4), (7, 0.5, 9)])
+def test_dates_needed_is_the_shortest_history_that_splits(every: int, test_fraction: float, needed: int) -> None:
+    assert dates_needed(every, test_fraction, HORIZON) == needed
+    assert not split_windows(_frame(needed, every), test_fraction, HORIZON, every).train.empty
+    with pytest.raises(ValueError, match="not enough history"):
+        split_windows(_frame(needed - 1, every), test_fraction, HORIZON, every)
+
+
+@pytest.mark.parametrize("n_dates", [1, 6])
+def test_too_little_history_names_the_dates_it_has_and_needs(n_dates: int) -> None:
+    message = rf"not enough history: {n_dates} labelled snapshot date.*need at least 7 dates 7 days apart.*window_days"
+    with pytest.raises(ValueError, match=message):
+        split_windows(_frame(n_dates), 0.25, HORIZON, 7)
+
+
+def test_customer_folds_keep_a_customer_in_one_fold() -> None:
+    # Ids handed out in order, every customer on three dates.
+    ids = np.tile(np.arange(100_000, 103_000, dtype=np.int64), 3)
+    folds = customer_folds(ids, 5)
+    assert folds.shape == ids.shape and set(np.unique(folds)) == {0, 1, 2, 3, 4}
+    per_customer = pd.Series(folds).groupby(ids).nunique()
+    assert (per_customer == 1).all()
+    # Roughly even, and the same every time.
+    sizes = np.bincount(folds) / len(folds)
+    assert sizes.min() > 0.15 and sizes.max() < 0.25
+    assert np.array_equal(customer_folds(pd.Series(ids), 5), folds)
+
+
+def test_customer_folds_need_two_folds() -> None:
+    with pytest.raises(ValueError, match="cv_folds must be 2 or more"):
+        customer_folds([1, 2, 3], 1)
