@@ -60,22 +60,54 @@ from nightshift.airflow.context import default_args
     },
 )
 def drift_monitor():
-    @task
+    def judged_refs(context) -> list[dict]:
+        from nightshift.airflow.context import asset_event_extras, monitored_days
+
+        run = context["params"]
+        extras = asset_event_extras(context, CHURN_SCORES) or ([run["scores_event"]] if run["scores_event"] else [])
+        return monitored_days(extras, run["score_date"])
+
+    # Skips realized_performance (and its Spark session) on the days no label window closed.
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def matured_labels(**context) -> dict:
+        from datetime import date
+
+        from nightshift.airflow.context import warehouse_url
+        from nightshift.config import data_dir, load_params
+        from nightshift.monitoring.realized import dates_to_measure
+
+        day = date.fromisoformat(judged_refs(context)[-1]["score_date"])
+        todo = dates_to_measure(warehouse_url(), data_dir(), day, int(load_params()["train"]["label_horizon_days"]))
+        return {"day": day.isoformat(), "dates": {d.isoformat(): s.isoformat() for d, s in todo.items()}} if todo else {}
+
+    @task.pyspark(conn_id="spark_default")
+    def realized_performance(matured: dict, spark=None) -> list:
+        from datetime import date
+
+        from nightshift.airflow.context import warehouse_url
+        from nightshift.config import data_dir, load_params
+        from nightshift.monitoring.realized import measure_realized
+
+        p = load_params()
+        todo = {date.fromisoformat(d): date.fromisoformat(s) for d, s in matured["dates"].items()}
+        horizon, bins = int(p["train"]["label_horizon_days"]), int(p["train"]["calibration_bins"])
+        return measure_realized(spark, warehouse_url(), data_dir(), date.fromisoformat(matured["day"]), todo, horizon, bins)
+
+    # Runs whether or not realized_performance did: the decision reads whatever realized figures are stored.
+    @task(trigger_rule="none_failed")
     def monitor(**context) -> dict:
         from datetime import date
         from pathlib import Path
 
-        from nightshift.airflow.context import asset_event_extras, monitored_days, warehouse_url
+        from nightshift.airflow.context import warehouse_url
         from nightshift.config import data_dir, day_features_dir, day_scores_dir, drift_reports_dir, load_params
         from nightshift.monitoring.monitor import monitor_day
         from nightshift.warehouse.drift import scoring_version
 
         params, url = load_params(), warehouse_url()
-        run = context["params"]
-        extras = asset_event_extras(context, CHURN_SCORES) or ([run["scores_event"]] if run["scores_event"] else [])
         results = []
         # Oldest first: each day's decision reads the days before it.
-        for ref in monitored_days(extras, run["score_date"]):
+        for ref in judged_refs(context):
             day = date.fromisoformat(ref["score_date"])
             name, version = ref.get("model_name"), ref.get("model_version")
             if not version:
@@ -103,7 +135,9 @@ def drift_monitor():
         context["outlet_events"][CHURN_DRIFT].extra = extra
         return extra
 
-    request_retrain(monitor())
+    summary = monitor()
+    realized_performance(matured_labels()) >> summary
+    request_retrain(summary)
 
 
 drift_monitor()

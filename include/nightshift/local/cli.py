@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
@@ -84,6 +85,23 @@ def cmd_drift_show(args: argparse.Namespace) -> int:
             f"(or trigger drift_monitor with score_date={args.date})"
         )
     print(drift_table(run, read_drift_metrics(url, args.date)))
+    return 0
+
+
+def cmd_drift_performance(args: argparse.Namespace) -> int:
+    from nightshift.local.database import database_url
+    from nightshift.monitoring.performance import performance_table
+    from nightshift.warehouse.performance import ensure_performance_schema, read_performance
+
+    url = database_url()
+    ensure_performance_schema(url)
+    rows = read_performance(url, args.since, args.until)
+    if not rows:
+        raise LookupError(
+            f"no realized performance for score dates {args.since} to {args.until}: a date is measured by drift_monitor "
+            "once a customers snapshot 30 days after it has landed"
+        )
+    print(performance_table(rows))
     return 0
 
 
@@ -235,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = drift_sub.add_parser("show", help="DATE's decision and reason, and PSI, null-share change and mean shift per column")
     show.add_argument("date", type=_date)
     show.set_defaults(func=cmd_drift_show)
+    perf = drift_sub.add_parser("performance", help="realized ROC AUC, PR AUC, Brier and calibration of published scores, per segment")
+    perf.add_argument("--since", type=_date, default=dt.date.min, help="first score date (default: all)")
+    perf.add_argument("--until", type=_date, default=dt.date.max, help="last score date (default: all)")
+    perf.set_defaults(func=cmd_drift_performance)
 
     af = sub.add_parser("airflow", help="run the airflow CLI in the project's environment, e.g. `nightshift airflow standalone`")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -8,31 +8,21 @@ reason whatever it is; the caller raises the ``churn_drift`` Asset only when it 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
 from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
+from nightshift.monitoring.performance import performance_reason
 from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
 from nightshift.monitoring.reference import champion_date_max, load_reference
 from nightshift.monitoring.report import write_report
+from nightshift.quality.landing import landed_days
 from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
+from nightshift.warehouse.performance import ensure_performance_schema, read_performance
 
 log = logging.getLogger(__name__)
-
-
-def snapshot_dates(data_dir: Path) -> list[date]:
-    """Dates of the customers snapshots in the landing zone (from the partition folders; no data is read)."""
-    prefix = f"{CUSTOMERS_PARTITION}="
-    root = Path(data_dir) / CUSTOMERS
-    found = []
-    for folder in root.glob(f"{prefix}*") if root.exists() else []:
-        try:
-            found.append(date.fromisoformat(folder.name[len(prefix) :]))
-        except ValueError:
-            log.warning("ignoring %s: not a %sYYYY-MM-DD folder", folder, prefix)
-    return sorted(found)
 
 
 def newest_labelled(snapshots: list[date], day: date, horizon_days: int) -> date | None:
@@ -71,7 +61,12 @@ def monitor_day(
     champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])
     lookback = max(policy.consecutive_days, policy.cooldown_days) + 1
     history = [PastDay(r.score_date, r.drifted, r.decision) for r in read_drift_runs(database_url, day, lookback)]
-    labelled = newest_labelled(snapshot_dates(data_dir), day, int(params["train"]["label_horizon_days"]))
+    horizon = int(params["train"]["label_horizon_days"])
+    labelled = newest_labelled(landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION), day, horizon)
+    # The champion's newest realized figure, if its label window closed recently: an older one is stale.
+    ensure_performance_schema(database_url)
+    realized = read_performance(database_url, day - timedelta(days=horizon + policy.cooldown_days), day)
+    underperforming = performance_reason(realized, champion_version, params["gate"].get("floors") or {})
 
     drift: DayDrift | None
     try:
@@ -89,6 +84,7 @@ def monitor_day(
             champion_max,
             policy,
             severe_inputs=drift.severe_inputs(settings.severe_psi),
+            performance_reason=underperforming,
         )
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 

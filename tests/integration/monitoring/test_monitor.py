@@ -185,3 +185,29 @@ def test_drift_show_prints_the_date_and_says_when_there_is_none(db: str) -> None
     missing = subprocess.run([*cli, "2026-01-01"], env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert missing.stderr.startswith("nightshift drift: no drift recorded for 2026-01-01")
+
+
+def test_a_realized_auc_below_the_floor_asks_for_a_retrain_on_a_clean_day_through_the_guards(db: str, registry, tmp_path: Path) -> None:
+    from nightshift.monitoring.performance import PerformanceRow
+    from nightshift.warehouse.performance import ensure_performance_schema, write_performance
+
+    params = load_params()
+    base = features(3000, seed=1)
+    v1 = registry(reference(base), "2026-05-29", champion=True)
+    data = _landing_zone(tmp_path / "raw", dt.date(2026, 3, 1), 140)
+    matured = DAY - dt.timedelta(days=31)
+    ensure_performance_schema(db)
+    write_performance(db, matured, DAY - dt.timedelta(days=1), [PerformanceRow(matured, MODEL, v1, "all", "roc_auc", 0.61, 800, 50)])
+
+    def run_day(offset: int) -> dict:
+        day = DAY + dt.timedelta(days=offset)
+        frame = features(600, seed=10 + offset)
+        f, s = write_day(tmp_path / day.isoformat(), frame, scores(frame))
+        return monitor_day(day, db, MODEL, v1, params, data, f, s, tmp_path / "reports")
+
+    first = run_day(0)
+    assert first["decision"] == "retrain" and not first["drifted"], first
+    expected = f"realized ROC AUC 0.6100 of version {v1} on {matured} (800 labelled customers) is below the gate floor 0.7"
+    assert first["reason"].startswith(expected)
+    # Still below the floor the next day, but a retrain was asked for yesterday: the cooldown holds.
+    assert run_day(1)["decision"] == "drift_cooldown"

@@ -1,0 +1,79 @@
+"""The realized-performance job: labels of matured score dates (Spark) against what was published (PostgreSQL).
+
+Labels come from ``build_labels``, the rule training uses (churn in (d, d + horizon], read from the
+label snapshot, purged customers kept), on the snapshots landed by the monitored day only. Plan and
+region are the customer's on the score date. Scores are the rows of ``churn_scores``, whatever
+version served them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
+from nightshift.monitoring.performance import ALL, ROC_AUC, matured_dates, realized_rows
+from nightshift.quality.landing import landed_days
+from nightshift.warehouse.performance import (
+    dates_with_performance,
+    ensure_performance_schema,
+    published_dates,
+    published_scores,
+    write_performance,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+def dates_to_measure(url: str, data_dir: Path, day: date, horizon_days: int) -> dict[date, date]:
+    """Published dates whose labels are known on ``day`` and not measured yet, each with its label snapshot."""
+    from nightshift.warehouse.schema import ensure_schema
+
+    ensure_schema(url)
+    ensure_performance_schema(url)
+    done = dates_with_performance(url)
+    scored = [d for d in published_dates(url) if d not in done]
+    return matured_dates(scored, landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION), day, horizon_days)
+
+
+def measure_realized(
+    spark: SparkSession,
+    url: str,
+    data_dir: Path,
+    day: date,
+    todo: dict[date, date],
+    horizon_days: int,
+    calibration_bins: int,
+) -> list[dict[str, Any]]:
+    """Compute and store the realized performance of each date of ``todo``; a summary per date."""
+    from pyspark.sql import functions as F
+
+    from nightshift.features.point_in_time import build_labels, read_customers
+
+    # Arrow for the hand-over to pandas: a day's labels are not turned into Python row objects.
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(day))
+    out = []
+    for score_date, snapshot in sorted(todo.items()):
+        labels = build_labels(customers, [score_date], horizon_days)
+        segments = customers.where(F.col("snapshot_date") == F.lit(score_date)).select(
+            F.col("snapshot_date").alias("as_of_date"), "customer_id", "plan", "region"
+        )
+        labelled = labels.join(segments, ["as_of_date", "customer_id"]).select("customer_id", "label", "plan", "region").toPandas()
+        scores = published_scores(url, score_date)
+        frame = scores.merge(labelled, on="customer_id", how="inner")
+        if frame.empty:
+            log.warning("%s: none of its %d published customers has a known label; nothing stored", score_date, len(scores))
+            continue
+        rows = realized_rows(score_date, str(frame["model_name"].iloc[0]), frame, calibration_bins)
+        write_performance(url, score_date, snapshot, rows)
+        auc = {r.model_version: r.value for r in rows if r.segment == ALL and r.metric == ROC_AUC}
+        log.info("%s: %d of %d published customers labelled; realized ROC AUC %s", score_date, len(frame), len(scores), auc)
+        summary = {"score_date": score_date.isoformat(), "label_snapshot": snapshot.isoformat(), "labelled": len(frame)}
+        out.append({**summary, "scored": len(scores), "roc_auc": auc})
+    return out
