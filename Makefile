@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint venv prereqs clean
+.PHONY: demo test test-fast test-slow lint venv prereqs clean
 
 demo: $(STAMP)
 	$(BIN)/nightshift demo
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+# The slow tier: the drift loop end to end (about 17 minutes on 2 cores).
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 # ruff (pyproject.toml [tool.ruff]): lint, Airflow 3 rules included, and formatting; CI fails on either.
 lint: $(STAMP)
@@ -19,7 +23,7 @@ lint: $(STAMP)
 
 # The quick tiers only (no DAG runs): DAG integrity, unit and integration.
 test-fast: lint
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "not e2e and not slow"
 
 # Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs
 # pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000` for fewer.

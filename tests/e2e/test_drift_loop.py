@@ -31,7 +31,8 @@ from nightshift.local.generate import generate
 from tests.e2e.conftest import params_file
 from tests.pg_helpers import query
 
-pytestmark = pytest.mark.e2e
+# About 17 minutes on 2 cores: the slow tier (`make test-slow`), not part of `make test`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 START, DAYS, CUSTOMERS = date(2026, 3, 1), 140, 400
 TRAINED_AS_OF = date(2026, 6, 28)
