@@ -287,7 +287,7 @@ def train_model(
         }
         mlflow.log_metrics(run_metrics)
         if outputs is not None:
-            write_outputs(outputs, model, evaluation["label"], probabilities, run_metrics, bins)
+            write_outputs(outputs, model, evaluation["label"], probabilities, run_metrics, bins, int(train_params["curve_points"]))
         champion_metrics, champion_problem = None, None
         if champion is not None:
             champion_metrics, champion_problem = champion_on_window(client, model_name, champion, evaluation, horizon, bins)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nightshift.config import project_home
-from nightshift.model.outputs import OutputPaths, write_outputs
+from nightshift.model.outputs import OutputPaths, thinned, write_outputs
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ def _fitted():
 def _write(root: Path) -> OutputPaths:
     model, labels, probabilities = _fitted()
     paths = OutputPaths(root / "model" / "model.ubj", root / "reports" / "metrics.json", root / "reports" / "plots")
-    write_outputs(paths, model, labels, probabilities, {"roc_auc": 0.9, "n_trees": 8}, calibration_bins=5)
+    write_outputs(paths, model, labels, probabilities, {"roc_auc": 0.9, "n_trees": 8}, calibration_bins=5, curve_points=50)
     return paths
 
 
@@ -61,6 +61,21 @@ def test_the_model_file_loads_and_scores_as_the_model_did(tmp_path: Path) -> Non
     reloaded = booster.predict(xgb.DMatrix(rng.normal(size=(300, 4))))
     assert np.allclose(reloaded, probabilities)
     assert json.loads(paths.metrics.read_text()) == {"n_trees": 8, "roc_auc": 0.9}
+
+
+def test_a_curve_is_thinned_to_evenly_spaced_points_with_both_ends() -> None:
+    curve = [{"x": float(i)} for i in range(1001)]
+    kept = thinned(curve, 11)
+    assert [row["x"] for row in kept] == [0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0]
+    assert thinned(curve[:5], 11) == curve[:5]
+    with pytest.raises(ValueError, match="at least 2 points"):
+        thinned(curve, 1)
+
+
+def test_curves_written_hold_at_most_curve_points(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    for name in ("roc.csv", "precision_recall.csv"):
+        assert len((paths.plots / name).read_text().splitlines()) - 1 <= 50
 
 
 def test_every_plot_dvc_yaml_declares_has_its_x_and_y_columns(tmp_path: Path) -> None:
