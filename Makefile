@@ -21,9 +21,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The quick tiers only (no DAG runs): DAG integrity, unit and integration.
+# The quick tiers only (no DAG runs, no DVC pipeline runs): DAG integrity, unit and integration.
 test-fast: lint
-	$(BIN)/pytest -q -m "not e2e and not slow"
+	$(BIN)/pytest -q -m "not e2e and not dvc and not slow"
 
 # Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs
 # pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000` for fewer.

@@ -5,7 +5,8 @@ Builds a point-in-time training set (weekly snapshots whose 30-day churn label i
 known by the run's logical date) with Spark, validates it with the GX `training_set` suite
 in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
 it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
-trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
+commits it to the DVC cache and pushes it to the DVC remote (restorable by the md5 the
+MLflow run records), then trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
 cross-validation inside those dates picks the number of trees), evaluates on the newest
 dates (the gap keeps their outcomes out of every training label), logs
 metrics, plots, lineage and reference distributions to MLflow and registers the version
@@ -122,6 +123,18 @@ def train_model():
         return result
 
     @task
+    def version_training_set(training: dict) -> dict:
+        from pathlib import Path
+
+        from nightshift.config import dvc_repo_dir
+        from nightshift.model.data_store import store
+
+        # Before training: no version is registered whose training set cannot be restored by its DVC md5.
+        # DVC's object layer, outside the workspace lock: runs beside each other and beside `dvc repro`.
+        stored = store(Path(training["path"]), dvc_repo_dir())
+        return {**training, "dvc_md5": stored.md5, "dvc_remote": stored.remote}
+
+    @task
     def train(training: dict, **context) -> dict:
         from pathlib import Path
 
@@ -133,7 +146,7 @@ def train_model():
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
         # What started the run (schedule, manual, or the churn_drift event and its reason) is on the MLflow run.
         trigger = trigger_tags(context, drift_trigger(context, CHURN_DRIFT))
-        tags = {"training_set": training["path"], **trigger}
+        tags = {"training_set": training["path"], "dvc.training_set.remote": training["dvc_remote"], **trigger}
         # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
         result = train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"])
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
@@ -149,7 +162,7 @@ def train_model():
             raise AirflowSkipException(f"champion unchanged, version {result['model_version']} refused: {result['gate']['reason']}")
         return {key: result[key] for key in ("model_name", "model_version", "run_id")}
 
-    publish_champion(train(build_training_set()))
+    publish_champion(train(version_training_set(build_training_set())))
 
 
 train_model()

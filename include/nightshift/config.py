@@ -53,6 +53,11 @@ def quarantine_dir() -> Path:
     return Path(os.environ.get("NIGHTSHIFT_QUARANTINE_DIR", project_home() / "data" / "quarantine")).resolve()
 
 
+def dvc_repo_dir() -> Path:
+    """The DVC repository whose cache and remote keep every training set restorable: NIGHTSHIFT_DVC_REPO, else the project."""
+    return Path(os.environ.get("NIGHTSHIFT_DVC_REPO", project_home())).resolve()
+
+
 def params_path() -> Path:
     return Path(os.environ.get("NIGHTSHIFT_PARAMS", project_home() / "params.yaml")).resolve()
 

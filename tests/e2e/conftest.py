@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -27,11 +29,17 @@ def params_file(path, poke_seconds: float, timeout_hours: float):
 def stack(tmp_path_factory, pg_url: str):
     root = tmp_path_factory.mktemp("e2e")
     data = generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11)
+    # train_model keeps each training set in a DVC cache and remote: a DVC repository of the test's own.
+    dvc_repo = root / "dvc"
+    dvc_repo.mkdir()
+    for args in (["init", "--no-scm"], ["remote", "add", "-d", "local", str(root / "dvc-remote")]):
+        subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dvc_repo, check=True, capture_output=True)
     base = {
         **os.environ,
         "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
         "NIGHTSHIFT_WORK_DIR": str(root / "work"),
         "NIGHTSHIFT_QUARANTINE_DIR": str(root / "quarantine"),
+        "NIGHTSHIFT_DVC_REPO": str(dvc_repo),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
         "AIRFLOW_HOME": str(root / "airflow"),

@@ -73,3 +73,27 @@ def test_rerun_of_a_date_replaces_its_rows(trained, pg_url: str) -> None:
     merged = before.merge(after, on="customer_id", suffixes=("_before", "_after"))
     assert len(merged) == len(before)
     assert (merged["churn_probability_before"] == merged["churn_probability_after"]).all()
+
+
+def test_a_trained_model_records_dvc_hashes_its_training_set_is_restored_by(trained, monkeypatch) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from nightshift.model.lineage import dvc_md5
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["env"]["MLFLOW_TRACKING_URI"])
+    from mlflow.tracking import MlflowClient
+
+    from nightshift.model.registry import serving_model
+
+    tags = MlflowClient().get_run(serving_model("churn_xgb").run_id).data.tags
+    assert tags["dvc.raw_data.md5"] == dvc_md5(trained["root"] / "raw")
+    assert tags["dvc.training_set.md5"] == dvc_md5(Path(tags["training_set"]))
+    assert tags["dvc.training_set.remote"] == "local"
+    # Restorable by that md5 alone: no cache, no workspace copy, only the remote.
+    repo = Path(trained["env"]["NIGHTSHIFT_DVC_REPO"])
+    shutil.rmtree(repo / ".dvc" / "cache")
+    (repo / "restored.dvc").write_text(f"outs:\n- md5: {tags['dvc.training_set.md5']}\n  hash: md5\n  path: restored\n")
+    subprocess.run([sys.executable, "-m", "dvc", "pull", "restored.dvc"], cwd=repo, check=True, capture_output=True)
+    assert dvc_md5(repo / "restored") == tags["dvc.training_set.md5"]

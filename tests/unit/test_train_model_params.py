@@ -30,11 +30,11 @@ def _validate(params, conf: dict) -> dict:
 
 
 def test_defaults_keep_params_yaml(params) -> None:
-    assert _validate(params, {}) == {"window_days": None, "min_improvement": None, "force_promote": False}
+    assert _validate(params, {}) == {"window_days": None, "min_improvement": None, "force_promote": False, "drift_event": None}
 
 
 def test_good_values_pass(params) -> None:
-    conf = {"window_days": 180, "min_improvement": 0.01, "force_promote": True}
+    conf = {"window_days": 180, "min_improvement": 0.01, "force_promote": True, "drift_event": {"score_date": "2026-07-14"}}
     assert _validate(params, conf) == conf
 
 

@@ -15,7 +15,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nightshift.features.columns import KEYS
 from nightshift.features.point_in_time import build_features, build_labels, label_snapshots, labelled_dates, read_customers, read_events
+from nightshift.features.stable_parquet import write_stable_parquet
 from nightshift.quality.bad_days import RawWindow, require_resolved
 
 if TYPE_CHECKING:
@@ -91,7 +93,8 @@ def training_set(
     features = build_features(read_events(spark, data_dir), customers, dates, windows)
     labels = build_labels(customers, dates, horizon_days)
     labelled = features.join(labels, on=["as_of_date", "customer_id"], how="inner")
-    labelled.coalesce(1).write.mode("overwrite").parquet(str(out_dir))
+    # Same inputs, same bytes: a DVC stage over this output is up to date when nothing changed.
+    write_stable_parquet(labelled, out_dir, KEYS)
     stats = spark.read.parquet(str(out_dir)).agg(F.count("*").alias("rows"), F.avg("label").alias("label_rate")).first()
     result = {
         "path": str(out_dir),

@@ -163,6 +163,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _newest_landed_day(root: Path) -> date:
+    from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION, EVENTS, EVENTS_PARTITION
+    from nightshift.quality.landing import describe_landing_zone, landed_days
+
+    both = set(landed_days(root, EVENTS, EVENTS_PARTITION)) & set(landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION))
+    if not both:
+        raise FileNotFoundError(f"no day with both events and a customers snapshot: {describe_landing_zone(root)}")
+    return max(both)
+
+
+def cmd_features_training_set(args: argparse.Namespace) -> int:
+    """The train_model DAG's training set (nightshift.features.jobs.training_set), on a local SparkSession."""
+    from nightshift.config import data_dir, load_params
+    from nightshift.features.jobs import training_set
+    from nightshift.features.spark_session import local_session
+
+    params = load_params(Path(args.params) if args.params else None)
+    raw = Path(args.data) if args.data else data_dir()
+    as_of = args.as_of or _newest_landed_day(raw)
+    spark = local_session("nightshift-training-set")
+    try:
+        result = training_set(
+            spark,
+            raw,
+            as_of,
+            Path(args.out),
+            params["features"]["windows_days"],
+            params["train"]["label_horizon_days"],
+            params["train"]["sample_every_days"],
+            params["train"]["window_days"],
+        )
+    finally:
+        spark.stop()
+    print(f"training set as of {as_of}: {result['rows']} rows over {len(result['dates'])} dates, label rate {result['label_rate']:.3f}")
+    print(f"  -> {result['path']}")
+    return 0
+
+
+def cmd_model_train(args: argparse.Namespace) -> int:
+    """The train_model DAG's training (nightshift.model.train.train_model): MLflow run, registry, gate."""
+    from nightshift.config import load_params
+    from nightshift.model.outputs import OutputPaths
+    from nightshift.model.train import train_model
+
+    params = load_params(Path(args.params) if args.params else None)
+    path = Path(args.training_set)
+    result = train_model(
+        path,
+        params,
+        {"training_set": str(path)},
+        raw_data_dir=Path(args.data) if args.data else None,
+        outputs=OutputPaths(Path(args.model_out), Path(args.metrics_out), Path(args.plots_out)) if args.model_out else None,
+    )
+    print(
+        f"{result.model_name} version {result.model_version} (run {result.run_id}): ROC AUC {result.roc_auc:.4f}, "
+        f"PR AUC {result.pr_auc:.4f}, {result.n_trees} trees; gate: {result.gate['outcome']}"
+    )
+    return 0
+
+
 def _model_context() -> tuple[str, object]:
     from nightshift.config import load_params
     from nightshift.model.registry import Aliases
@@ -273,9 +333,26 @@ def build_parser() -> argparse.ArgumentParser:
     back = model_sub.add_parser("rollback", help="move champion back to the previous champion (no retraining)")
     back.add_argument("--reason", default="manual rollback (nightshift model rollback)")
     back.set_defaults(func=cmd_model_rollback)
+    mtrain = model_sub.add_parser("train", help="train, evaluate and register a version from a training set, as train_model does")
+    mtrain.add_argument("--training-set", required=True, help="the training set's Parquet folder (`nightshift features training-set`)")
+    mtrain.add_argument("--data", default=None, help="the landing zone it was built from (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    mtrain.add_argument("--model-out", default=None, help="also save the booster here (XGBoost UBJSON), for a dvc.yaml stage")
+    mtrain.add_argument("--metrics-out", default="metrics.json", help="with --model-out: the evaluation metrics as JSON")
+    mtrain.add_argument("--plots-out", default="plots", help="with --model-out: folder of ROC, precision-recall and calibration CSVs")
+    mtrain.add_argument("--params", default=None, help="params file (default: NIGHTSHIFT_PARAMS or params.yaml)")
+    mtrain.set_defaults(func=cmd_model_train)
     lin = model_sub.add_parser("lineage", help="VERSION's run, data fingerprint, git commit, params and gate verdict")
     lin.add_argument("version")
     lin.set_defaults(func=cmd_model_lineage)
+
+    features = sub.add_parser("features", help="the Spark feature jobs the DAGs run")
+    features_sub = features.add_subparsers(dest="features_command", required=True)
+    tset = features_sub.add_parser("training-set", help="the point-in-time labelled training set train_model builds")
+    tset.add_argument("--out", required=True, help="Parquet folder to write (replaced)")
+    tset.add_argument("--as-of", type=_date, default=None, help="the run's date (default: the newest day the landing zone holds)")
+    tset.add_argument("--data", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    tset.add_argument("--params", default=None, help="params file (default: NIGHTSHIFT_PARAMS or params.yaml)")
+    tset.set_defaults(func=cmd_features_training_set)
 
     suites = sub.add_parser(
         "suites", help="rewrite the GX features and training_set suites from params.yaml (features.windows_days, quality)"

@@ -1,10 +1,11 @@
-"""What a model was built from: the training data's fingerprint and the code's git commit."""
+"""What a model was built from: the training data's fingerprint, its DVC hashes and the code's git commit."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,22 @@ def git_commit(home: Path) -> dict[str, str]:
         return {"commit": UNKNOWN, "dirty": UNKNOWN}
     dirty = UNKNOWN if status.returncode != 0 else str(bool(status.stdout.strip())).lower()
     return {"commit": head.stdout.strip(), "dirty": dirty}
+
+
+def dvc_md5(path: Path) -> str:
+    """The md5 DVC gives `path`, as `dvc.lock` and `.dvc` files show it (`<md5>.dir` for a directory).
+
+    Computed by DVC's own hashing (dvc_data), not a copy of it, so the value matches what
+    `dvc add`, `dvc repro` and `dvc status` record for the same bytes.
+    """
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_objects.fs.local import LocalFileSystem
+
+    if not path.exists():
+        raise FileNotFoundError(f"cannot hash {path} for its DVC version: it does not exist")
+    fs = LocalFileSystem()
+    # A dry run hashes only; the object database it needs for staging stays empty and is thrown away.
+    with tempfile.TemporaryDirectory(prefix="nightshift-dvc-hash-") as scratch:
+        _, _, obj = build(HashFileDB(fs, scratch), str(path), fs, "md5", dry_run=True)
+    return obj.hash_info.value

@@ -24,12 +24,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.config import project_home
+from nightshift.config import data_dir, project_home
 from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
-from nightshift.model.lineage import UNKNOWN, data_fingerprint, git_commit
+from nightshift.model.lineage import UNKNOWN, data_fingerprint, dvc_md5, git_commit
+from nightshift.model.outputs import OutputPaths, write_outputs
 from nightshift.model.registry import RUN_KEY_TAG, Aliases, ensure_experiment, registered_for_run, registry_client, version_by_alias
 from nightshift.model.split import TimeSplit, customer_folds, split_windows
 
@@ -196,8 +197,15 @@ def train_model(
     tags: dict[str, str] | None = None,
     force_promote: bool = False,
     run_key: str | None = None,
+    raw_data_dir: Path | None = None,
+    outputs: OutputPaths | None = None,
 ) -> TrainResult:
     """Fit, evaluate against the champion on the same window, log, register as challenger, gate.
+
+    The run records the DVC md5 of the training set and of the raw data it was built from
+    (`raw_data_dir`, default the landing zone), as dvc.lock and `.dvc` files show them.
+    `outputs` says where to also write the model file, its metrics and evaluation curves as
+    plain files (nightshift.model.outputs), which a `dvc.yaml` stage declares.
 
     `run_key` (the Airflow run id) makes it safe to retry: when a version was already registered
     for that key, nothing is trained or registered again; that version is gated (or its
@@ -235,6 +243,7 @@ def train_model(
         raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
     fingerprint = data_fingerprint(frame)
     commit = git_commit(project_home())
+    dvc_hashes = {"dvc.training_set.md5": dvc_md5(training_set_path), "dvc.raw_data.md5": dvc_md5(raw_data_dir or data_dir())}
 
     champion = version_by_alias(client, model_name, aliases.champion)
     ensure_experiment(model_name)
@@ -243,6 +252,7 @@ def train_model(
         "git.commit": commit["commit"],
         "git.dirty": commit["dirty"],
         "training_set": str(training_set_path),
+        **dvc_hashes,
         COMPARED_TAG: NO_CHAMPION if champion is None else str(champion.version),
         **({} if run_key is None else {RUN_KEY_TAG: run_key}),
     }
@@ -268,15 +278,16 @@ def train_model(
         model = fit(split, columns, train_params)
         probabilities = model.predict_proba(evaluation[columns])[:, 1]
         metrics = evaluation_metrics(evaluation, evaluation["label"], probabilities, bins)
-        mlflow.log_metrics(
-            {
-                **metrics,
-                "n_trees": int(model.n_estimators),
-                "train_rows": len(split.train),
-                "eval_rows": len(evaluation),
-                "eval_label_rate": float(evaluation["label"].mean()),
-            }
-        )
+        run_metrics = {
+            **metrics,
+            "n_trees": int(model.n_estimators),
+            "train_rows": len(split.train),
+            "eval_rows": len(evaluation),
+            "eval_label_rate": float(evaluation["label"].mean()),
+        }
+        mlflow.log_metrics(run_metrics)
+        if outputs is not None:
+            write_outputs(outputs, model, evaluation["label"], probabilities, run_metrics, bins, int(train_params["curve_points"]))
         champion_metrics, champion_problem = None, None
         if champion is not None:
             champion_metrics, champion_problem = champion_on_window(client, model_name, champion, evaluation, horizon, bins)
@@ -304,6 +315,8 @@ def train_model(
     # Lineage on the version itself, readable from the registry without opening the run.
     client.set_model_version_tag(model_name, version, "git.commit", commit["commit"])
     client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
+    for key, value in dvc_hashes.items():
+        client.set_model_version_tag(model_name, version, key, value)
     if run_key is not None:
         client.set_model_version_tag(model_name, version, RUN_KEY_TAG, run_key)
     # Judged on what the run logged, as a retry would judge it: one verdict per version.

@@ -1,0 +1,65 @@
+"""Same rows, same bytes (nightshift.features.stable_parquet): the writer behind DVC-stable training sets."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from nightshift.features.stable_parquet import PART_FILE, write_sorted_table
+
+pytestmark = pytest.mark.unit
+
+
+def _table(order: list[int]) -> pa.Table:
+    rows = [(date(2026, 1, 5 + 7 * (i % 3)), 100 + i, 0.1 * i, i % 2) for i in range(12)]
+    picked = [rows[i] for i in order]
+    return pa.table(
+        {
+            "as_of_date": [r[0] for r in picked],
+            "customer_id": pa.array([r[1] for r in picked], pa.int64()),
+            "minutes_7d": [r[2] for r in picked],
+            "label": pa.array([r[3] for r in picked], pa.int32()),
+        }
+    )
+
+
+def test_row_order_does_not_change_the_bytes_or_the_file_name(tmp_path: Path) -> None:
+    first = write_sorted_table(_table(list(range(12))), tmp_path / "a", ["as_of_date", "customer_id"])
+    second = write_sorted_table(_table([7, 3, 11, 0, 5, 9, 1, 10, 2, 8, 4, 6]), tmp_path / "b", ["as_of_date", "customer_id"])
+    assert [p.name for p in (tmp_path / "a").iterdir()] == [PART_FILE] == [p.name for p in (tmp_path / "b").iterdir()]
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_changed_value_changes_the_bytes(tmp_path: Path) -> None:
+    table = _table(list(range(12)))
+    changed = table.set_column(2, "minutes_7d", pa.array([0.1 * i + (i == 4) for i in range(12)]))
+    a = write_sorted_table(table, tmp_path / "a", ["as_of_date", "customer_id"])
+    b = write_sorted_table(changed, tmp_path / "b", ["as_of_date", "customer_id"])
+    assert a.read_bytes() != b.read_bytes()
+
+
+def test_rows_come_out_in_key_order_and_the_folder_is_replaced(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "training_set"
+    out.mkdir()
+    (out / "part-00000-3f2a-c000.snappy.parquet").write_bytes(b"an older write")
+    (out / "_SUCCESS").write_bytes(b"")
+    write_sorted_table(_table([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]), out, ["as_of_date", "customer_id"])
+    assert [p.name for p in out.iterdir()] == [PART_FILE]
+    keys = pq.read_table(out / PART_FILE).select(["as_of_date", "customer_id"]).to_pylist()
+    assert keys == sorted(keys, key=lambda r: (r["as_of_date"], r["customer_id"]))
+    assert not list(tmp_path.glob(".*writing"))
+
+
+def test_a_key_that_does_not_identify_a_row_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"3 keys \['as_of_date'\] hold more than one row"):
+        write_sorted_table(_table(list(range(12))), tmp_path / "out", ["as_of_date"])
+
+
+def test_a_sort_column_the_table_lacks_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot sort by \['score_date'\]"):
+        write_sorted_table(_table(list(range(12))), tmp_path / "out", ["score_date", "customer_id"])
