@@ -533,14 +533,14 @@ def main() -> None:
         print("scale curve: end-to-end score_day, each size a new date, same Spark session")
         print(
             f"{'rows':>12} {'seconds':>8} {'rows/s':>11} {'vs 1st':>7} {'per-row vs 1st':>15} "
-            f"{'peak RSS GiB':>13} {'JVM':>6} {'workers':>8}"
+            f"{'peak RSS GiB':>13} {'driver':>7} {'JVM':>6} {'workers':>8}"
         )
         base = scale[0]
         for point in scale:
             print(
                 f"{point.rows:>12,} {point.seconds:>8.2f} {point.rows / point.seconds:>11,.0f} {point.seconds / base.seconds:>7.2f} "
                 f"{(point.seconds / point.rows) / (base.seconds / base.rows):>15.2f} {point.peak['tree'] / GIB:>13.2f} "
-                f"{point.peak['jvm'] / GIB:>6.2f} {point.peak['workers'] / GIB:>8.2f}"
+                f"{point.peak['driver'] / GIB:>7.2f} {point.peak['jvm'] / GIB:>6.2f} {point.peak['workers'] / GIB:>8.2f}"
             )
         for point in scale:
             print(f"  where {point.rows:,} rows' {point.seconds:.1f} s went:")
