@@ -349,6 +349,11 @@ class ScalePoint:
     phases: str
 
 
+def size_label(rows: int) -> str:
+    """10m for 10,000,000 rows, 40000 for 40,000: the RESULT key's spelling of a size."""
+    return f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else str(rows)
+
+
 def score_day_phases(clock: PhaseClock) -> None:
     """Wrap what ``score_day`` calls, so a run's time splits into its phases."""
     import nightshift.scoring.predict as predict
@@ -548,7 +553,7 @@ def main() -> None:
         last = scale[-1]
         print(f"target: {last.rows:,} rows <= {last.rows / base.rows * 1.1:.0f}x the {base.rows:,}-row time, memory flat")
         result += (
-            f" scale_{last.rows // 1_000_000}m_vs_{base.rows // 1_000_000}m={last.seconds / base.seconds:.2f}"
+            f" scale_{size_label(last.rows)}_vs_{size_label(base.rows)}={last.seconds / base.seconds:.2f}"
             f" scale_peak_rss_gib={max(p.peak['tree'] for p in scale) / GIB:.2f}"
         )
     print(result)
