@@ -25,11 +25,16 @@ lint: $(STAMP)
 test-fast: lint
 	$(BIN)/pytest -q -m "not e2e and not dvc and not slow"
 
-# Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs
-# pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000` for fewer.
-.PHONY: bench
+# Scoring throughput (README "Scoring throughput benchmark"): raw COPY vs nightshift's write (new date
+# and rerun) vs pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000`
+# for fewer; `make bench SCALE=1` adds the scale curve (1M, 3M and 10M rows end to end).
+.PHONY: bench bench-train
 bench: $(STAMP)
-	$(BIN)/python bench/scoring_throughput.py $(if $(ROWS),--rows $(ROWS))
+	$(BIN)/python bench/scoring_throughput.py $(if $(ROWS),--rows $(ROWS)) $(if $(SCALE),--scale)
+
+# Training speed (README "Training speed benchmark"): the train step against bare XGBoost on the same matrix.
+bench-train: $(STAMP)
+	$(BIN)/python bench/train_speed.py
 
 venv: $(STAMP)
 

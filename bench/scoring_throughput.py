@@ -1,6 +1,6 @@
 """Scoring throughput: nightshift's write path against raw COPY and pandas.to_sql, and end-to-end scoring.
 
-    .venv/bin/python bench/scoring_throughput.py [--rows N]      (or: make bench)
+    .venv/bin/python bench/scoring_throughput.py [--rows N] [--scale]      (or: make bench [SCALE=1])
 
 Everything runs in this one process against a throwaway embedded PostgreSQL (free port, temp folder)
 and a throwaway MLflow store holding an XGBoost champion fit on synthetic rows of the project's feature
@@ -8,17 +8,24 @@ columns with the project's training parameters (params.yaml ``train.xgboost``):
 
   (a) raw COPY of the final churn_scores rows, in key order, from a pre-encoded buffer straight into
       the date's empty partition: the database's own limit (binary and CSV; the faster is the reference);
-  (b) nightshift's write path, ``publish_score_batches`` streaming the scores Parquet into a new date
-      (and, for information, a rerun that replaces the date's rows);
+  (b) nightshift's write path, ``publish_score_batches`` streaming the scores Parquet into a new date,
+      and a rerun that replaces a date holding 90% as many rows (the partition swap). The rerun is timed
+      alone, then again while a reader on another connection counts the date's rows every 50 ms: its
+      longest wait for an answer is printed, and every count it saw must be the old day's or the new
+      one's. A last rerun runs while a report holds churn_scores in an open transaction, so it falls
+      back to the in-place rewrite after its capped lock attempts (params.yaml ``warehouse.swap``);
   (c) ``pandas.DataFrame.to_sql`` of the same rows, what one would otherwise write;
   end-to-end ``score_day``: read N customers' features, predict on Spark, stream into PostgreSQL,
   timed after a warm-up run so the JVM and the Python workers are up. Memory is sampled over the
   whole process tree (this driver, the Spark JVM and its Python workers) during that run; the RESULT
   line's peak_rss_gib is the RSS summed over the tree, which counts shared pages more than once.
+  With ``--scale``, ``score_day`` also runs on 1M, 3M and 10M customers (``--scale-rows``), each a new
+  date, printing time, peak memory and where the time went (phases).
 
-Every write but the rerun starts from an empty table after a CHECKPOINT, so no step pays for another's
+Every write but the reruns starts from an empty table after a CHECKPOINT, so no step pays for another's
 dirty pages. The last line is machine-readable:
 RESULT write_vs_copy=<(a)/(b)> write_vs_to_sql=<(c)/(b)> e2e_seconds=<s> peak_rss_gib=<GiB>
+       rerun_vs_copy=<(a)/(b) rerun> reader_max_wait_s=<s> [scale_10m_vs_1m=<t(10M)/t(1M)> scale_peak_rss_gib=<max GiB>]
 """
 
 from __future__ import annotations
@@ -34,12 +41,14 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import psutil
+from phase_clock import PhaseClock
 
 GIB = 1024**3
 MODEL_NAME = "churn_xgb_bench"
@@ -47,6 +56,8 @@ WINDOWS = (7, 30, 90)
 WARMUP_DATE = dt.date(2026, 6, 1)
 E2E_DATE = dt.date(2026, 6, 2)
 WRITE_DATE = dt.date(2026, 6, 3)
+SCALE_FIRST_DATE = dt.date(2026, 7, 1)
+READER_PAUSE_SECONDS = 0.05  # a dashboard polling the date's count, not a tight loop stealing a core
 
 
 class TreeRss:
@@ -279,20 +290,105 @@ def bench_environment() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def first_rows(batches: Iterable, n: int) -> Iterator:
+    """The first ``n`` rows of a stream of Arrow record batches."""
+    left = n
+    for batch in batches:
+        if left <= 0:
+            return
+        yield batch.slice(0, left) if len(batch) > left else batch
+        left -= len(batch)
+
+
+@dataclass
+class ReaderLog:
+    """What a reader polling one date's count saw: each query's wait for its answer, and the count."""
+
+    waits: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+
+
+def watched(url: str, day: dt.date, fn: Callable[[], object]) -> tuple[float, ReaderLog]:
+    """Time ``fn`` while another connection counts ``day``'s rows every READER_PAUSE_SECONDS, each its own snapshot."""
+    import psycopg2
+
+    seen = ReaderLog()
+    stop = threading.Event()
+    first = threading.Event()
+
+    def poll() -> None:
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (day,))
+                    seen.counts.append(cur.fetchone()[0])
+                    seen.waits.append(time.perf_counter() - t0)
+                    first.set()
+                    stop.wait(READER_PAUSE_SECONDS)
+        finally:
+            conn.close()
+
+    reader = threading.Thread(target=poll, daemon=True)
+    reader.start()
+    first.wait(60)
+    seconds = timed(fn)
+    time.sleep(10 * READER_PAUSE_SECONDS)  # a few reads of the new day
+    stop.set()
+    reader.join(60)
+    return seconds, seen
+
+
+@dataclass
+class ScalePoint:
+    rows: int
+    seconds: float
+    peak: dict[str, int]
+    phases: str
+
+
+def size_label(rows: int) -> str:
+    """10m for 10,000,000 rows, 40000 for 40,000: the RESULT key's spelling of a size."""
+    return f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else str(rows)
+
+
+def score_day_phases(clock: PhaseClock) -> None:
+    """Wrap what ``score_day`` calls, so a run's time splits into its phases."""
+    import nightshift.scoring.predict as predict
+    import nightshift.scoring.score as score
+    import nightshift.warehouse.publish as publish
+    import nightshift.warehouse.schema as schema
+
+    clock.wrap(schema, "ensure_schema", "schema check")
+    clock.wrap(score, "serving_model", "registry: resolve champion")
+    clock.wrap(predict, "load_booster", "load booster from MLflow")
+    clock.wrap(score, "fingerprint", "sha256 of the features (data_version)")
+    clock.wrap(predict, "score_features", "Spark: read features, predict, write Parquet")
+    clock.wrap(publish, "publish_score_batches", "publish: read scores, encode, COPY")
+    clock.wrap(publish, "_swap_in", "publish: primary key build, attach")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="customers scored and written (default 1,000,000)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b); the best counts (default 3)")
+    parser.add_argument("--scale", action="store_true", help="also score 1M, 3M and 10M customers end to end (about 6 more minutes)")
+    parser.add_argument("--scale-rows", default="1000000,3000000,10000000", help="the sizes --scale scores, comma-separated")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
+    # The fallback rerun logs each refused lock attempt as a warning; expected here.
+    logging.getLogger("nightshift.warehouse.publish").setLevel(logging.ERROR)
 
     from nightshift.features.spark_session import local_session
     from nightshift.scoring.score import iter_score_batches, score_day
-    from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
+    from nightshift.warehouse.publish import REWRITTEN, SWAPPED, ScoreLineage, publish_score_batches
     from nightshift.warehouse.readers import count_scores
     from nightshift.warehouse.schema import partition_name
 
+    scale_rows = [int(n) for n in args.scale_rows.split(",")] if args.scale else []
     rss = TreeRss()
     with bench_environment() as url:
         work = Path(os.environ["NIGHTSHIFT_WORK_DIR"])
@@ -313,9 +409,28 @@ def main() -> None:
         e2e = run_score_day(work / "features.parquet", E2E_DATE)
         e2e_seconds = time.perf_counter() - t0
         peak = dict(rss.peak)
+        assert e2e["rows"] == args.rows, e2e
+
+        scale: list[ScalePoint] = []
+        for i, n in enumerate(scale_rows):
+            print(f"scale: {n:,} customers ...", flush=True)
+            features, day = work / f"scale-{n}.parquet", SCALE_FIRST_DATE + dt.timedelta(days=i)
+            write_features(features, n, seed=100 + i)
+            clock = PhaseClock()
+            score_day_phases(clock)
+            rss.reset()
+            t0 = time.perf_counter()
+            result = run_score_day(features, day)
+            seconds = time.perf_counter() - t0
+            scale.append(ScalePoint(n, seconds, dict(rss.peak), clock.table(seconds, indent="    ")))
+            clock.restore()
+            assert result["rows"] == n, result
+            # Only the figures are kept: the next size gets the disk and the database to itself.
+            features.unlink()
+            shutil.rmtree(result["scores_path"])
+            execute(url, f"DROP TABLE {partition_name(day)}")
         rss.stop()
         spark.stop()
-        assert e2e["rows"] == args.rows, e2e
 
         scores_path = Path(e2e["scores_path"])
         lineage = ScoreLineage(
@@ -325,12 +440,39 @@ def main() -> None:
             e2e["data_version"],
             dt.datetime(2026, 6, 3, 1, 2, 3, 456789, tzinfo=dt.UTC),
         )
+
+        def publish(rows: int | None = None):
+            batches = iter_score_batches(scores_path)
+            return publish_score_batches(url, WRITE_DATE, lineage, batches if rows is None else first_rows(batches, rows))
+
         print("timing writes ...", flush=True)
-        t_b = best_of(
-            args.repeats, lambda: empty_table(url), lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path))
-        )
-        t_b_rerun = timed(lambda: publish_score_batches(url, WRITE_DATE, lineage, iter_score_batches(scores_path)))
+        t_b = best_of(args.repeats, lambda: empty_table(url), publish)
         assert count_scores(url, WRITE_DATE) == args.rows  # every row landed, once
+
+        # Reruns: the date holds an older, smaller set of scores, replaced by the full one.
+        old_rows = args.rows * 9 // 10
+        methods: list[str] = []
+        t_rerun = best_of(args.repeats, lambda: publish(old_rows), lambda: methods.append(publish().method))
+        publish(old_rows)
+        t_watched, reader = watched(url, WRITE_DATE, lambda: methods.append(publish().method))
+        assert methods == [SWAPPED] * (args.repeats + 1), methods
+        assert count_scores(url, WRITE_DATE) == args.rows
+        unexpected = sorted(set(reader.counts) - {old_rows, args.rows})
+        # A report holding churn_scores in an open transaction: the swap cannot get its lock.
+        publish(old_rows)
+        import psycopg2
+
+        report = psycopg2.connect(url)
+        report.set_session(isolation_level="REPEATABLE READ")
+        try:
+            with report.cursor() as cur:
+                cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (WRITE_DATE,))
+            fallback = []
+            t_fallback = timed(lambda: fallback.append(publish()))
+        finally:
+            report.close()
+        assert fallback[0].method == REWRITTEN, fallback
+        assert count_scores(url, WRITE_DATE) == args.rows
 
         # (a) straight into the date's empty partition: no staging, no routing, the rows in key order.
         frame = final_rows(scores_path, WRITE_DATE, lineage)
@@ -361,9 +503,12 @@ def main() -> None:
         ("(a) raw COPY, binary, of the final rows", t_a_bin),
         ("(a) raw COPY, CSV, of the final rows", t_a_csv),
         ("(b) nightshift publish_score_batches, new date", t_b),
-        ("(b) nightshift publish_score_batches, rerun", t_b_rerun),
+        ("(b) rerun: partition swap", t_rerun),
+        ("(b) rerun: swap, a reader polling meanwhile", t_watched),
+        ("(b) rerun: a report holds the table (fallback)", t_fallback),
         ("(c) pandas.DataFrame.to_sql", t_c),
     ]
+    waits = sorted(reader.waits)
     print()
     print(f"nightshift scoring throughput: {n:,} rows, {os.cpu_count()} cores, PostgreSQL (embedded), local[2] Spark")
     print(f"{'step':<48} {'seconds':>8} {'rows/s':>11} {'vs (a)':>7}")
@@ -371,16 +516,47 @@ def main() -> None:
         print(f"{name:<48} {seconds:>8.2f} {n / seconds:>11,.0f} {t_a / seconds:>7.2f}")
     print(f"{'end-to-end score_day (read, predict, write)':<48} {e2e_seconds:>8.2f} {n / e2e_seconds:>11,.0f}")
     print(
+        f"(a) = fastest raw COPY; (b) and (a) best of {args.repeats}; a rerun replaces {old_rows:,} rows with {n:,} "
+        f"(target: rerun >= 0.9x (a))\n"
+        f"reader during the rerun: {len(waits)} counts, longest wait {waits[-1]:.3f} s, median {waits[len(waits) // 2]:.3f} s; "
+        f"counts seen: {sorted(set(reader.counts))} "
+        f"({'only the old day or the new one' if not unexpected else f'UNEXPECTED {unexpected}'})"
+    )
+    print(
         f"peak memory during end-to-end: {peak['tree'] / GIB:.2f} GiB RSS summed over the process tree "
-        f"({peak['tree_pss'] / GIB:.2f} GiB PSS)\n"
+        f"({peak['tree_pss'] / GIB:.2f} GiB PSS; target <= 1 GiB RSS)\n"
         f"  each part's own peak RSS: driver {peak['driver'] / GIB:.2f} GiB, Spark JVM {peak['jvm'] / GIB:.2f} GiB, "
         f"Python workers {peak['workers'] / GIB:.2f} GiB (up to {peak['worker_processes']} processes)"
     )
-    print(f"(a) = fastest raw COPY; (b) and (a) best of {args.repeats}; rerun replaces {n:,} rows")
-    print(
+    result = (
         f"RESULT write_vs_copy={t_a / t_b:.2f} write_vs_to_sql={t_c / t_b:.2f} "
-        f"e2e_seconds={e2e_seconds:.1f} peak_rss_gib={peak['tree'] / GIB:.2f}"
+        f"e2e_seconds={e2e_seconds:.1f} peak_rss_gib={peak['tree'] / GIB:.2f} "
+        f"rerun_vs_copy={t_a / t_rerun:.2f} reader_max_wait_s={waits[-1]:.3f}"
     )
+    if scale:
+        print()
+        print("scale curve: end-to-end score_day, each size a new date, same Spark session")
+        print(
+            f"{'rows':>12} {'seconds':>8} {'rows/s':>11} {'vs 1st':>7} {'per-row vs 1st':>15} "
+            f"{'peak RSS GiB':>13} {'driver':>7} {'JVM':>6} {'workers':>8}"
+        )
+        base = scale[0]
+        for point in scale:
+            print(
+                f"{point.rows:>12,} {point.seconds:>8.2f} {point.rows / point.seconds:>11,.0f} {point.seconds / base.seconds:>7.2f} "
+                f"{(point.seconds / point.rows) / (base.seconds / base.rows):>15.2f} {point.peak['tree'] / GIB:>13.2f} "
+                f"{point.peak['driver'] / GIB:>7.2f} {point.peak['jvm'] / GIB:>6.2f} {point.peak['workers'] / GIB:>8.2f}"
+            )
+        for point in scale:
+            print(f"  where {point.rows:,} rows' {point.seconds:.1f} s went:")
+            print(point.phases)
+        last = scale[-1]
+        print(f"target: {last.rows:,} rows <= {last.rows / base.rows * 1.1:.0f}x the {base.rows:,}-row time, memory flat")
+        result += (
+            f" scale_{size_label(last.rows)}_vs_{size_label(base.rows)}={last.seconds / base.seconds:.2f}"
+            f" scale_peak_rss_gib={max(p.peak['tree'] for p in scale) / GIB:.2f}"
+        )
+    print(result)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def airflow_env(warehouse_url: str, base: Mapping[str, str] | None = None, home:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
         "AIRFLOW_CONN_WAREHOUSE": warehouse_url,
-        # Spark's Python workers (mapInPandas scoring) need the environment nightshift is installed in.
+        # Spark's Python workers (mapInArrow scoring) need the environment nightshift is installed in.
         "PYSPARK_PYTHON": sys.executable,
     }
     for key, value in defaults.items():

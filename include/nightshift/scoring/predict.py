@@ -1,8 +1,10 @@
 """Batch scoring on Spark: the serving booster is broadcast once and every partition predicts its own rows.
 
 No row is collected on the driver: features are read from Parquet, probabilities are computed where
-the rows live (``mapInPandas`` with ``Booster.inplace_predict``) and written back to Parquet, from
-which the warehouse publish streams them batch by batch. The same job runs on ``local[2]`` and on a
+the rows live (``mapInArrow`` with ``Booster.inplace_predict``) and written back to Parquet, from
+which the warehouse publish streams them batch by batch. A Python worker holds one Arrow batch and
+one float matrix of it at a time, and loads neither pandas nor scikit-learn: about 130 MiB each
+instead of 260 MiB, which on ``local[2]`` is a quarter of the run's memory. The same job runs on ``local[2]`` and on a
 cluster, provided executors can read the features and write the output (shared storage) and have
 ``nightshift`` and xgboost installed.
 """
@@ -17,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import numpy as np
+    import pyarrow as pa
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
 
@@ -50,10 +53,30 @@ def load_booster(model_uri: str, columns: Sequence[str]) -> bytes:
     return bytes(booster.save_raw("ubj"))
 
 
+def _import_xgboost() -> Any:
+    """xgboost, imported without scikit-learn in a process that has not loaded either yet.
+
+    xgboost imports scikit-learn at import time for its estimator API, and with it pandas and much of
+    scipy: about 100 MiB in every Python worker, for a worker that only predicts with a Booster. The
+    block covers xgboost's import alone; scikit-learn stays importable afterwards.
+    """
+    import sys
+
+    if "xgboost" in sys.modules or "sklearn" in sys.modules:
+        import xgboost
+
+        return xgboost
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # "import sklearn" raises ImportError
+    try:
+        import xgboost
+    finally:
+        del sys.modules["sklearn"]
+    return xgboost
+
+
 def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
     if key not in _WORKER_BOOSTER:
-        import xgboost as xgb
-
+        xgb = _import_xgboost()
         booster = xgb.Booster(model_file=bytearray(raw.value))
         booster.set_param({"nthread": nthread})
         _WORKER_BOOSTER.clear()
@@ -61,16 +84,41 @@ def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
     return _WORKER_BOOSTER[key]
 
 
+def _float_values(column: pa.Array) -> np.ndarray:
+    """A numeric Arrow column as float64, nulls as NaN (which XGBoost reads as missing, as from a pandas frame).
+
+    Read from the buffers: pyarrow's own null-filling conversions load pandas, which the worker otherwise never needs.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    values = column.cast(pa.float64())
+    start, end = values.offset, values.offset + len(values)
+    data = np.frombuffer(values.buffers()[1], dtype=np.float64, count=end)[start:]
+    if values.null_count == 0:
+        return data
+    valid = np.unpackbits(np.frombuffer(values.buffers()[0], dtype=np.uint8), count=end, bitorder="little")[start:]
+    return np.where(valid.astype(bool), data, np.nan)
+
+
 def _predict_partition(
-    frames: Iterator[pd.DataFrame], key: str, raw: Broadcast, columns: list[str], nthread: int
-) -> Iterator[pd.DataFrame]:
-    import pandas as pd
+    batches: Iterator[pa.RecordBatch], key: str, raw: Broadcast, columns: list[str], nthread: int
+) -> Iterator[pa.RecordBatch]:
+    import numpy as np
+    import pyarrow as pa
 
     booster = _worker_booster(key, raw, nthread)
-    for frame in frames:
+    for batch in batches:
+        # The model's columns in its order as one float matrix, straight from the Arrow buffers.
+        matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
         # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
-        probabilities = booster.inplace_predict(frame[columns].to_numpy())
-        yield pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"), "churn_probability": probabilities.astype("float64")})
+        probabilities = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+        # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
+        churn = pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("customer_id").cast(pa.int64()), churn],
+            names=["customer_id", "churn_probability"],
+        )
 
 
 def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path) -> Path:
@@ -86,7 +134,7 @@ def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes,
     nthread = int(spark.conf.get("spark.task.cpus", "1"))  # one task per core: threads beyond it only contend
     raw = spark.sparkContext.broadcast(booster_raw)
     try:
-        scores = features.select("customer_id", *columns).mapInPandas(
+        scores = features.select("customer_id", *columns).mapInArrow(
             partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread), SCORES_SCHEMA
         )
         scores.write.mode("overwrite").parquet(str(out_dir))

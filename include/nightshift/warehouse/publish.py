@@ -1,10 +1,18 @@
 """The atomic per-date publish of ``churn_scores``.
 
 ``churn_scores`` has one partition per score_date. A publish streams its rows with binary COPY
-into a staging table created in its own transaction; then, in that same transaction, the
-staging table becomes the date's partition (a new date) or replaces the date's rows (a rerun).
-Readers see the old complete day or the new one, never a mix, and a writer that dies mid-COPY
-leaves nothing behind: its transaction, staging table included, is rolled back.
+into a staging table created in its own transaction and indexes them in one sorted build; then, in
+that same transaction, the staging table becomes the date's partition. For a new date it is attached;
+for a rerun the old partition is dropped and the new one attached in its place, under a brief
+exclusive lock on ``churn_scores`` that is waited for at most ``lock_timeout_ms`` per attempt
+(params.yaml ``warehouse.swap``), so a reader is never held up longer than that. When a long reader
+keeps the table past every attempt, the rerun rewrites the partition's rows in place instead, which
+blocks no reader. Readers see the old complete day or the new one, never a mix, and a writer that
+dies mid-COPY leaves nothing behind: its transaction, staging table included, is rolled back.
+
+The rows are COPYed with FREEZE: committed as already visible to every snapshot, so a reader whose
+snapshot predates the swap (REPEATABLE READ) sees the new day when it first reads the table, not an
+empty one, as it would if the rows carried the swapping transaction's id.
 
 Only (customer_id, churn_probability) travel per row: the lineage columns hold one value per publish
 (one scoring run scores a whole date), so the staging table takes them as column defaults.
@@ -17,12 +25,14 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
+from nightshift.config import load_params
 from nightshift.warehouse.binary_copy import BinaryCopySource, ScoreBatch
 from nightshift.warehouse.connection import open_connection
 from nightshift.warehouse.schema import (
@@ -67,14 +77,38 @@ class ScoreLineage:
 
 
 @dataclass(frozen=True)
+class SwapPolicy:
+    """How a rerun waits for the exclusive lock its partition swap needs (params.yaml ``warehouse.swap``)."""
+
+    lock_timeout_ms: int
+    attempts: int
+    backoff_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.lock_timeout_ms < 1 or self.attempts < 1 or self.backoff_seconds < 0:
+            raise ValueError(f"warehouse.swap needs lock_timeout_ms >= 1, attempts >= 1 and backoff_seconds >= 0, got {self}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None = None) -> SwapPolicy:
+        swap = (params if params is not None else load_params())["warehouse"]["swap"]
+        return cls(int(swap["lock_timeout_ms"]), int(swap["attempts"]), float(swap["backoff_seconds"]))
+
+
+# How a publish made the rows the date's: a new partition, a swapped-in partition, or an in-place rewrite.
+ATTACHED, SWAPPED, REWRITTEN = "attached", "swapped", "rewritten"
+
+
+@dataclass(frozen=True)
 class Published:
-    """What a publish wrote: rows now stored for the date, rows it replaced, their mean probability."""
+    """What a publish wrote: rows now stored for the date, rows it replaced, their mean probability, and how."""
 
     score_date: dt.date
     rows: int
     replaced: int
     mean_probability: float
     seconds: float
+    method: str
+    lock_attempts: int
 
 
 def publish_score_batches(
@@ -83,6 +117,7 @@ def publish_score_batches(
     lineage: ScoreLineage,
     batches: Iterable[ScoreBatch],
     scoring_run: int | None = None,
+    swap: SwapPolicy | None = None,
 ) -> Published:
     """Replace ``score_date``'s rows with the streamed batches, atomically.
 
@@ -90,9 +125,10 @@ def publish_score_batches(
     ``churn_probability``; each is validated and COPYed as PostgreSQL consumes the stream, so only one
     batch is in memory at a time. customer_id uniqueness across batches is enforced by the primary key.
     With ``scoring_run``, that ``scoring_runs`` row is marked succeeded in the same transaction, so the
-    audit and the data never disagree.
+    audit and the data never disagree. ``swap`` defaults to params.yaml ``warehouse.swap``.
     """
     check_score_date(score_date)
+    swap = swap or SwapPolicy.from_params()
     t0 = time.monotonic()
     source = BinaryCopySource(batches)
     conn = open_connection(url)
@@ -105,7 +141,7 @@ def publish_score_batches(
             _create_staging(cur, staging, score_date, lineage)
             try:
                 cur.copy_expert(
-                    sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary)")
+                    sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
                     .format(sql.Identifier(staging))
                     .as_string(cur),
                     source,
@@ -122,7 +158,7 @@ def publish_score_batches(
             # the date missing, or both delete the old rows and then collide (or mix) on insert.
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, score_date.toordinal()))
             try:
-                replaced = _swap_in(cur, staging, score_date)
+                replaced, method, attempts = _swap_in(cur, staging, score_date, swap)
             except psycopg2.errors.UniqueViolation as exc:
                 raise ValueError(f"scores for {score_date} hold duplicated customer_id values: {exc.diag.message_detail}") from exc
             if scoring_run is not None:
@@ -140,12 +176,15 @@ def publish_score_batches(
         replaced=replaced,
         mean_probability=source.probability_sum / source.rows,
         seconds=time.monotonic() - t0,
+        method=method,
+        lock_attempts=attempts,
     )
     log.info(
-        "published %d churn scores for %s (replaced %d) in %.2fs",
+        "published %d churn scores for %s (replaced %d, %s) in %.2fs",
         result.rows,
         score_date,
         replaced,
+        method,
         result.seconds,
     )
     return result
@@ -167,32 +206,60 @@ def _create_staging(cur: psycopg2.extensions.cursor, staging: str, score_date: d
     )
 
 
-def _swap_in(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date) -> int:
-    """Make the staged rows the date's rows; return how many rows they replace."""
+def _swap_in(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, swap: SwapPolicy) -> tuple[int, str, int]:
+    """Make the staged rows the date's rows; return how many rows they replace, how, and the lock attempts."""
     table, parent = sql.Identifier(staging), sql.Identifier(SCORES_TABLE)
-    partition = sql.Identifier(partition_name(score_date))
-    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (partition_name(score_date),))
-    if not cur.fetchone()[0]:
-        # A new date: index the loaded rows in one sorted build and attach them as the date's partition.
-        # ATTACH takes no lock that blocks readers or other dates' writers.
-        cur.execute(
-            sql.SQL("ALTER TABLE {} {}, ADD CONSTRAINT {} PRIMARY KEY (score_date, customer_id)").format(
-                table,
-                # The run's lineage must not linger as defaults of the date's partition.
-                sql.SQL(", ").join(
-                    sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(c)) for c in ("score_date", *LINEAGE_COLUMNS)
-                ),
-                sql.Identifier(f"{partition_name(score_date)}_pkey"),
-            )
+    name = partition_name(score_date)
+    partition, pkey = sql.Identifier(name), sql.Identifier(f"{name}_pkey")
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    exists = cur.fetchone()[0]
+    # Index the loaded rows in one sorted build, before any lock readers could wait on. The old partition
+    # still holds the index name on a rerun, so the new index takes it only once the old one is gone.
+    staged_pkey = sql.Identifier(f"{staging}_pkey")
+    cur.execute(
+        sql.SQL("ALTER TABLE {} {}, ADD CONSTRAINT {} PRIMARY KEY (score_date, customer_id)").format(
+            table,
+            # The run's lineage must not linger as defaults of the date's partition.
+            sql.SQL(", ").join(sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(c)) for c in ("score_date", *LINEAGE_COLUMNS)),
+            staged_pkey,
         )
+    )
+    if not exists:
+        # A new date: ATTACH takes no lock that blocks readers or other dates' writers.
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(table, partition))
+        cur.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(staged_pkey, pkey))
         cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN (%s)").format(parent, partition), (score_date,))
-        return 0
-    # A rerun: replace the rows inside the existing partition. Dropping the old partition instead would
-    # lock every reader of churn_scores out, and show an empty day to snapshots taken before the swap.
+        return 0, ATTACHED, 0
+    # The advisory lock held since the COPY keeps other publishers of the date out, so this stays exact.
+    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(partition))
+    replaced = int(cur.fetchone()[0])
+    delay = swap.backoff_seconds
+    for attempt in range(1, swap.attempts + 1):
+        cur.execute("SAVEPOINT partition_swap")
+        try:
+            # Dropping a partition locks churn_scores exclusively; readers arriving while it is waited for
+            # queue behind it, so the wait is capped. Held from here to commit: a few catalog updates.
+            cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{swap.lock_timeout_ms}ms")))
+            cur.execute(sql.SQL("DROP TABLE {}").format(partition))
+            cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(table, partition))
+            cur.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(staged_pkey, pkey))
+            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN (%s)").format(parent, partition), (score_date,))
+        except psycopg2.errors.LockNotAvailable:
+            # Undoes the SET LOCAL too: nothing after the swap runs under the short timeout.
+            cur.execute("ROLLBACK TO SAVEPOINT partition_swap")
+            log.warning("swapping in %s: churn_scores stayed locked by a reader (attempt %d of %d)", name, attempt, swap.attempts)
+            if attempt < swap.attempts:
+                time.sleep(delay)
+                delay *= 2
+            continue
+        cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+        cur.execute("RELEASE SAVEPOINT partition_swap")
+        return replaced, SWAPPED, attempt
+    # A reader kept the table through every attempt: replace the rows inside the existing partition, which
+    # takes no lock readers wait on. Key order: appending to the primary key's b-tree in order is about twice
+    # as fast as random inserts.
+    log.warning("rewriting %s in place: a reader held churn_scores through %d swap attempts", name, swap.attempts)
     cur.execute(sql.SQL("DELETE FROM {}").format(partition))
-    replaced = cur.rowcount
-    # Key order: appending to the primary key's b-tree in order is about twice as fast as random inserts.
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY customer_id").format(partition, table))
     cur.execute(sql.SQL("DROP TABLE {}").format(table))
-    return replaced
+    return replaced, REWRITTEN, swap.attempts

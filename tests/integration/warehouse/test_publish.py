@@ -22,7 +22,7 @@ import pytest
 
 from nightshift.warehouse.audit import scoring_run
 from nightshift.warehouse.connection import WarehouseUnavailableError
-from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
+from nightshift.warehouse.publish import REWRITTEN, SWAPPED, ScoreLineage, SwapPolicy, publish_score_batches
 from nightshift.warehouse.readers import count_scores, read_scores
 from nightshift.warehouse.schema import LOCK_NAMESPACE, ensure_schema
 from tests.pg_helpers import free_port, query
@@ -132,11 +132,15 @@ def test_unpartitioned_table_from_before_is_converted_keeping_its_rows(url: str)
     assert_same_scores(read_scores(url, DAY_A), frame, DAY_A)
 
 
-def test_a_new_date_becomes_its_own_partition_and_a_rerun_replaces_it_in_place(url: str) -> None:
+def _partition_oid(url: str, day: dt.date = DAY_A) -> int | None:
+    return query(url, "SELECT to_regclass(%s)::oid", (f"churn_scores_d{day:%Y%m%d}",))[0][0]
+
+
+def test_a_new_date_becomes_its_own_partition_and_a_rerun_swaps_in_a_new_one(url: str) -> None:
     publish_scores(url, make_scores(range(1, 101), run_id="first"), DAY_A)
-    oid = query(url, "SELECT to_regclass('churn_scores_d20240301')::oid")[0][0]
+    oid = _partition_oid(url)
     publish_scores(url, make_scores(range(1, 51), run_id="second"), DAY_A)
-    assert query(url, "SELECT to_regclass('churn_scores_d20240301')::oid")[0][0] == oid
+    assert _partition_oid(url) not in (None, oid)  # the freshly loaded table, not the old one rewritten
     assert count_scores(url, DAY_A) == 50
     # Nothing staged is left behind, and the run's lineage did not stay as column defaults.
     assert query(url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'churn_scores_load%%'") == [(0,)]
@@ -259,9 +263,9 @@ def test_bad_frame_is_rejected_and_published_rows_survive(
 def test_duplicate_ids_across_batches_are_refused_by_the_key_and_roll_back(url: str) -> None:
     good = make_scores(range(1, 51), run_id="good-run")
     publish_scores(url, good, DAY_A)
-    # Each batch is valid on its own; only the primary key sees that customer 30 comes twice.
+    # Each batch is valid on its own; only the primary key sees that customers 30..40 come twice.
     batches = [batch(range(1, 41)), batch(range(30, 61))]
-    with pytest.raises(ValueError, match=r"duplicated customer_id.*\(2024-03-01, 30\)"):
+    with pytest.raises(ValueError, match=r"duplicated customer_id.*\(2024-03-01, (3\d|40)\)"):
         publish_score_batches(url, DAY_A, LINEAGE, batches)
     assert_same_scores(read_scores(url, DAY_A), good, DAY_A)
 
@@ -483,6 +487,129 @@ def test_reader_polling_during_a_rewrite_sees_the_old_or_the_new_day(url: str) -
     assert set(counts) == {old_rows, new_rows}
     assert counts == sorted(counts)  # old until the commit, new from then on: never back, never between
     assert counts.count(old_rows) > 10
+
+
+def _pkey_of(url: str, table: str) -> list[tuple[Any, ...]]:
+    """The table's primary key index and the parent index it is attached to (empty if none)."""
+    return query(
+        url,
+        "SELECT i.indexrelid::regclass::text, inh.inhparent::regclass::text FROM pg_index i "
+        "LEFT JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid WHERE i.indrelid = %s::regclass AND i.indisprimary",
+        (table,),
+    )
+
+
+def test_rerun_is_idempotent_and_each_one_swaps_in_a_complete_partition(url: str) -> None:
+    frame = make_scores(range(1, 3001), run_id="same-run", seed=4)
+    publish_scores(url, make_scores(range(1, 2001), run_id="first", seed=3), DAY_A)
+    publish_scores(url, frame, DAY_B)
+    seen = {_partition_oid(url)}
+    for _ in range(2):
+        published = publish_score_batches(url, DAY_A, LINEAGE, [batch(range(1, 1501)), batch(range(1501, 3001))])
+        assert (published.method, published.rows, published.lock_attempts) == (SWAPPED, 3000, 1)
+        oid = _partition_oid(url)
+        assert oid not in seen
+        seen.add(oid)
+        stored = read_scores(url, DAY_A)
+        assert stored["customer_id"].tolist() == list(range(1, 3001))
+        assert set(stored["run_id"]) == {LINEAGE.run_id}
+    assert published.replaced == 3000  # the second rerun replaced the first rerun's rows
+    # One partition per date, the swapped one keyed and indexed as a partition of churn_scores, nothing left over.
+    partitions = query(url, "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'churn_scores'::regclass ORDER BY 1")
+    assert partitions == [("churn_scores_d20240301",), ("churn_scores_d20240302",)]
+    assert _pkey_of(url, "churn_scores_d20240301") == [("churn_scores_d20240301_pkey", "churn_scores_pkey")]
+    assert query(url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'churn_scores_load%%'") == [(0,)]
+    assert query(url, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'churn_scores_d20240301'::regclass") == [(0,)]
+    assert_same_scores(read_scores(url, DAY_B), frame, DAY_B)
+    with pytest.raises(psycopg2.errors.UniqueViolation):  # the key still holds on the swapped partition
+        query(url, "INSERT INTO churn_scores SELECT * FROM churn_scores WHERE score_date = %s LIMIT 1", (DAY_A,))
+
+
+def test_readers_during_a_swap_see_the_old_or_the_new_day_even_from_an_older_snapshot(url: str) -> None:
+    old_rows, new_rows = 20_000, 35_000
+    publish_scores(url, make_scores(range(1, old_rows + 1), run_id="old"), DAY_A)
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        conn = psycopg2.connect(url)
+        conn.autocommit = True  # every count its own snapshot, as a dashboard's queries are
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
+                    counts.append(cur.fetchone()[0])
+        finally:
+            conn.close()
+
+    def slow_batches() -> Iterator[pd.DataFrame]:
+        for start in range(1, new_rows + 1, 2_500):
+            time.sleep(0.03)  # paced so that the reader polls many times during the load
+            yield batch(range(start, min(start + 2_500, new_rows + 1)))
+
+    # A report transaction whose snapshot predates the swap but which reads churn_scores only after it.
+    report = psycopg2.connect(url)
+    report.set_session(isolation_level="REPEATABLE READ")
+    reader = threading.Thread(target=poll)
+    try:
+        with report.cursor() as cur:
+            cur.execute("SELECT 1")
+        reader.start()
+        published = publish_score_batches(url, DAY_A, LINEAGE, slow_batches())
+        deadline = time.monotonic() + 10
+        while (not counts or counts[-1] != new_rows) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with report.cursor() as cur:
+            cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
+            late_snapshot_count = cur.fetchone()[0]
+    finally:
+        stop.set()
+        if reader.is_alive():
+            reader.join(timeout=30)
+        report.close()
+    assert published.method == SWAPPED
+    assert set(counts) == {old_rows, new_rows}
+    assert counts == sorted(counts)  # old until the commit, new from then on: never back, never between
+    assert counts.count(old_rows) > 10
+    # Rows of a plain transaction would be invisible to that snapshot: it would see an empty day.
+    assert late_snapshot_count == new_rows
+
+
+def test_a_reader_holding_the_table_makes_a_rerun_fall_back_to_an_in_place_rewrite(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    old = make_scores(range(1, 1001), run_id="old")
+    publish_scores(url, old, DAY_A)
+    oid = _partition_oid(url)
+    # A long report on one snapshot: its open transaction holds ACCESS SHARE on churn_scores until it ends.
+    holder = psycopg2.connect(url)
+    holder.set_session(isolation_level="REPEATABLE READ")
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
+            assert cur.fetchone()[0] == 1000
+        policy = SwapPolicy(lock_timeout_ms=50, attempts=3, backoff_seconds=0.01)
+        with caplog.at_level(logging.WARNING, logger="nightshift.warehouse"):
+            published = publish_score_batches(url, DAY_A, LINEAGE, [batch(range(1, 601))], swap=policy)
+        assert (published.method, published.lock_attempts, published.rows, published.replaced) == (REWRITTEN, 3, 600, 1000)
+        tries = [r.getMessage() for r in caplog.records if "stayed locked by a reader" in r.getMessage()]
+        assert [t.rsplit("(", 1)[1] for t in tries] == ["attempt 1 of 3)", "attempt 2 of 3)", "attempt 3 of 3)"]
+        with holder.cursor() as cur:  # the report was never interrupted and still reads its own snapshot
+            cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
+            assert cur.fetchone()[0] == 1000
+    finally:
+        holder.close()
+    assert _partition_oid(url) == oid
+    stored = read_scores(url, DAY_A)
+    assert stored["customer_id"].tolist() == list(range(1, 601))
+    assert set(stored["run_id"]) == {LINEAGE.run_id}
+    assert query(url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'churn_scores_load%%'") == [(0,)]
+    # Once the report ends, the next rerun swaps again.
+    assert publish_score_batches(url, DAY_A, LINEAGE, [batch(range(1, 11))], swap=policy).method == SWAPPED
+
+
+@pytest.mark.parametrize(("lock_timeout_ms", "attempts", "backoff_seconds"), [(0, 3, 0.1), (100, 0, 0.1), (100, 3, -1.0)])
+def test_swap_policy_refuses_values_that_cannot_work(lock_timeout_ms: int, attempts: int, backoff_seconds: float) -> None:
+    with pytest.raises(ValueError, match="warehouse.swap needs"):
+        SwapPolicy(lock_timeout_ms, attempts, backoff_seconds)
 
 
 def test_unreachable_database_retries_with_backoff_then_names_host_and_cause(
