@@ -36,6 +36,18 @@ bench: $(STAMP)
 bench-train: $(STAMP)
 	$(BIN)/python bench/train_speed.py
 
+# Feature job speed (README "Feature job benchmark"): scoring_features against DuckDB on the same Parquet
+# and training_set over 4, 13 and 52 weekly dates; 50,000 customers by default, `CUSTOMERS=500000` for more.
+# DuckDB is a benchmark-only dependency (requirements-bench.txt), installed here, not by `make venv`.
+BENCH_STAMP := $(VENV)/.bench-installed
+.PHONY: bench-features
+bench-features: $(BENCH_STAMP)
+	$(BIN)/python bench/feature_speed.py $(if $(CUSTOMERS),--customers $(CUSTOMERS))
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt constraints.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt -c constraints.txt
+	touch $(BENCH_STAMP)
+
 venv: $(STAMP)
 
 prereqs:

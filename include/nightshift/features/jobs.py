@@ -15,22 +15,26 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nightshift.contract import customers_partition
 from nightshift.features.columns import KEYS
-from nightshift.features.point_in_time import build_features, build_labels, label_snapshots, labelled_dates, read_customers, read_events
+from nightshift.features.point_in_time import (
+    build_features,
+    build_labels,
+    feature_window,
+    label_snapshots,
+    labelled_dates,
+    read_customers,
+    read_events,
+    snapshot_dates,
+)
 from nightshift.features.stable_parquet import write_stable_parquet
 from nightshift.quality.bad_days import RawWindow, require_resolved
+from nightshift.quality.landing import missing_partitions
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-
-
-def _snapshot_dates(spark: SparkSession, data_dir: Path) -> list[date]:
-    from pyspark.sql import functions as F
-
-    rows = read_customers(spark, data_dir).select("snapshot_date").distinct().orderBy(F.col("snapshot_date")).collect()
-    return [r[0] for r in rows]
 
 
 def scoring_window(day: date, windows: Sequence[int]) -> RawWindow:
@@ -47,14 +51,12 @@ def scoring_features(
     spark: SparkSession, data_dir: Path, day: date, out_dir: Path, windows: Sequence[int], quality_url: str | None = None
 ) -> dict[str, Any]:
     """Features of every customer active on `day`, written to `out_dir` (replaced)."""
-    from pyspark.sql import functions as F
-
     if quality_url is not None:
         require_resolved(quality_url, scoring_window(day, windows), f"build features for {day.isoformat()}")
-    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") == F.lit(day))
-    if customers.limit(1).count() == 0:
+    if customers_partition(data_dir, day) in missing_partitions(data_dir, day):
         raise FileNotFoundError(f"no customers snapshot for {day} under {data_dir / 'customers'}")
-    features = build_features(read_events(spark, data_dir), customers, [day], windows)
+    events = read_events(spark, data_dir, *feature_window([day], windows))
+    features = build_features(events, read_customers(spark, data_dir, [day]), [day], windows)
     features.coalesce(1).write.mode("overwrite").parquet(str(out_dir))
     rows = spark.read.parquet(str(out_dir)).count()
     log.info("scoring features for %s: %d customers -> %s", day, rows, out_dir)
@@ -75,23 +77,23 @@ def training_set(
     """Features joined with known labels for weekly snapshot dates up to `as_of`."""
     from pyspark.sql import functions as F
 
-    snapshots = _snapshot_dates(spark, data_dir)
+    snapshots = snapshot_dates(data_dir)
     dates = labelled_dates(snapshots, as_of, horizon_days, every_days, window_days)
     if len(dates) < 2:
         raise ValueError(
             f"not enough labelled history under {data_dir}: need snapshots at least {horizon_days} days "
             f"before {as_of} on two or more dates (found {len(dates)})"
         )
+    # build_labels reads each label from the snapshot of d + horizon (or the next one), and a purged
+    # customer's churn_date from any snapshot after d up to it: every snapshot in that span counts.
+    # Nothing landed after the run's date takes part, not even in labels (labelled_dates saw only those).
+    newest_label = max(label_snapshots(snapshots, dates, horizon_days).values())
+    read_for_labels = [d for d in snapshots if min(dates) < d <= newest_label]
     if quality_url is not None:
-        # build_labels reads each label from the snapshot of d + horizon (or the next one), and a purged
-        # customer's churn_date from any snapshot after d up to it: every snapshot in that span counts.
-        newest_label = max(label_snapshots(snapshots, dates, horizon_days).values())
-        read_for_labels = [d for d in snapshots if min(dates) < d <= newest_label]
         require_resolved(quality_url, training_window(dates, read_for_labels, windows), f"build the training set as of {as_of.isoformat()}")
-    # Nothing landed after the run's date takes part, not even in labels.
-    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(as_of))
-    features = build_features(read_events(spark, data_dir), customers, dates, windows)
-    labels = build_labels(customers, dates, horizon_days)
+    customers = read_customers(spark, data_dir, sorted({*dates, *read_for_labels}))
+    features = build_features(read_events(spark, data_dir, *feature_window(dates, windows)), customers, dates, windows)
+    labels = build_labels(customers, dates, horizon_days, [d for d in snapshots if d <= as_of])
     labelled = features.join(labels, on=["as_of_date", "customer_id"], how="inner")
     # Same inputs, same bytes: a DVC stage over this output is up to date when nothing changed.
     write_stable_parquet(labelled, out_dir, KEYS)

@@ -14,21 +14,57 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nightshift.contract import CUSTOMERS, EVENTS, PLANS, REGIONS
+from nightshift.contract import CUSTOMERS, CUSTOMERS_COLUMNS, CUSTOMERS_PARTITION, EVENTS, EVENTS_COLUMNS, EVENTS_PARTITION, PLANS, REGIONS
 from nightshift.features.columns import DEFAULT_WINDOWS, feature_columns, three_windows
+from nightshift.quality.landing import landed_days
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-
-def read_events(spark: SparkSession, data_dir: Path) -> DataFrame:
-    """The events landing zone; event_date comes from the partition folder."""
-    return spark.read.option("basePath", str(data_dir / EVENTS)).parquet(str(data_dir / EVENTS))
+# The contract's Arrow types as Spark SQL types.
+_SPARK_TYPES = {"int64": "bigint", "int32": "int", "float64": "double", "string": "string", "date32": "date"}
 
 
-def read_customers(spark: SparkSession, data_dir: Path) -> DataFrame:
-    """All customers snapshots; snapshot_date comes from the partition folder."""
-    return spark.read.option("basePath", str(data_dir / CUSTOMERS)).parquet(str(data_dir / CUSTOMERS))
+def _contract_schema(columns: Sequence[tuple[str, str]], partition: str) -> str:
+    return ", ".join([f"{name} {_SPARK_TYPES[kind]}" for name, kind in columns] + [f"{partition} date"])
+
+
+def _read_days(spark: SparkSession, data_dir: Path, table: str, partition: str, columns, days: Sequence[date]) -> DataFrame:
+    """The partitions of `days` only, read with the contract's schema.
+
+    Naming the folders keeps Spark from listing every day of the table, and the given schema
+    from opening a file to infer one: a day outside `days` is never touched, whatever it holds.
+    """
+    root = Path(data_dir) / table
+    if not root.is_dir():
+        raise FileNotFoundError(f"no {table} under {root}")
+    schema = _contract_schema(columns, partition)
+    if not days:
+        return spark.createDataFrame([], schema)
+    paths = [str(root / f"{partition}={d.isoformat()}") for d in sorted(set(days))]
+    return spark.read.schema(schema).option("basePath", str(root)).parquet(*paths)
+
+
+def read_events(spark: SparkSession, data_dir: Path, first: date, last: date) -> DataFrame:
+    """The events of the days `first` to `last` that have landed; event_date comes from the partition folder."""
+    days = [d for d in landed_days(data_dir, EVENTS, EVENTS_PARTITION) if first <= d <= last]
+    return _read_days(spark, data_dir, EVENTS, EVENTS_PARTITION, EVENTS_COLUMNS, days)
+
+
+def read_customers(spark: SparkSession, data_dir: Path, snapshots: Sequence[date]) -> DataFrame:
+    """The customers snapshots of `snapshots` (each must have landed); snapshot_date comes from the partition folder."""
+    return _read_days(spark, data_dir, CUSTOMERS, CUSTOMERS_PARTITION, CUSTOMERS_COLUMNS, snapshots)
+
+
+def snapshot_dates(data_dir: Path) -> list[date]:
+    """The days with a customers snapshot, oldest first: folder names only, no file is opened."""
+    return landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION)
+
+
+def feature_window(as_of_dates: Sequence[date], windows: Sequence[int] = DEFAULT_WINDOWS) -> tuple[date, date]:
+    """The first and last event day the features of `as_of_dates` read."""
+    longest = max(three_windows(windows))
+    return min(as_of_dates) - timedelta(days=longest - 1), max(as_of_dates)
 
 
 def active_customers(customers: DataFrame, as_of_dates: Sequence[date]) -> DataFrame:
@@ -50,6 +86,18 @@ def _ratio(num: Column, den: Column) -> Column:
     return F.when(den > 0, num / den).otherwise(F.when(num > 0, F.lit(2.0)).otherwise(F.lit(1.0)))
 
 
+def _window_days(spark: SparkSession, as_of_dates: Sequence[date], longest: int) -> DataFrame:
+    """(event_date, as_of_date, age_days) for every day of every as-of date's longest window.
+
+    An inline table: Spark holds it on the driver (a local relation), so broadcasting it runs no job,
+    where a frame made from a Python list would be an RDD, scanned by a job of its own on every call.
+    """
+    rows = ", ".join(
+        f"(DATE'{(d - timedelta(days=age)).isoformat()}', DATE'{d.isoformat()}', {age})" for d in as_of_dates for age in range(longest)
+    )
+    return spark.sql(f"SELECT * FROM VALUES {rows} AS window_days(event_date, as_of_date, age_days)")
+
+
 def build_features(
     events: DataFrame,
     customers: DataFrame,
@@ -63,17 +111,14 @@ def build_features(
         raise ValueError("build_features needs at least one as-of date")
     short, mid, longest = three_windows(windows)
     windows = [short, mid, longest]
-    spark = events.sparkSession
-    dates = spark.createDataFrame([(d,) for d in sorted(set(as_of_dates))], "as_of_date date")
-    base = active_customers(customers, as_of_dates)
+    dates = sorted(set(as_of_dates))
+    base = active_customers(customers, dates)
 
-    lo = F.date_sub(F.lit(min(as_of_dates)), longest - 1)
-    recent = events.where((F.col("event_date") >= lo) & (F.col("event_date") <= F.lit(max(as_of_dates))))
-    # Each event is attached to every as-of date whose lookback window holds it; dates are few.
-    windowed = recent.join(
-        F.broadcast(dates),
-        (F.col("event_date") <= F.col("as_of_date")) & (F.col("event_date") > F.date_sub(F.col("as_of_date"), longest)),
-    ).withColumn("age_days", F.datediff(F.col("as_of_date"), F.col("event_date")))
+    first, last = feature_window(dates, windows)
+    recent = events.where(F.col("event_date").between(F.lit(first), F.lit(last)))
+    # The union of the windows is scanned once, and each event meets only the as-of dates it counts
+    # towards through an equi-join with every (event day, as-of date, age) pair: one date or a year of them.
+    windowed = recent.join(F.broadcast(_window_days(events.sparkSession, dates, longest)), "event_date")
 
     aggs = []
     for w in windows:
@@ -96,24 +141,15 @@ def build_features(
     fill["days_since_last_active"] = longest
     out = out.fillna(fill)
 
-    out = (
-        out.withColumn(
-            f"sessions_trend_{short}_{mid}",
-            _ratio(F.col(f"sessions_{short}d") / short, F.col(f"sessions_{mid}d") / mid),
-        )
-        .withColumn(
-            f"minutes_trend_{mid}_{longest}",
-            _ratio(F.col(f"minutes_{mid}d") / mid, F.col(f"minutes_{longest}d") / longest),
-        )
-        .withColumn("tenure_days", F.datediff(F.col("as_of_date"), F.col("signup_date")))
-    )
-    for p in PLANS:
-        out = out.withColumn(f"plan_{p}", (F.col("plan") == p).cast("int"))
-    for r in REGIONS:
-        out = out.withColumn(f"region_{r}", (F.col("region") == r).cast("int"))
-
-    cols = feature_columns(windows)
-    casts = [F.col(c).cast("double").alias(c) for c in cols]
+    # One projection for every derived column: each withColumn would analyse the whole plan again.
+    derived = {
+        f"sessions_trend_{short}_{mid}": _ratio(F.col(f"sessions_{short}d") / short, F.col(f"sessions_{mid}d") / mid),
+        f"minutes_trend_{mid}_{longest}": _ratio(F.col(f"minutes_{mid}d") / mid, F.col(f"minutes_{longest}d") / longest),
+        "tenure_days": F.datediff(F.col("as_of_date"), F.col("signup_date")),
+        **{f"plan_{p}": (F.col("plan") == p).cast("int") for p in PLANS},
+        **{f"region_{r}": (F.col("region") == r).cast("int") for r in REGIONS},
+    }
+    casts = [derived.get(c, F.col(c)).cast("double").alias(c) for c in feature_columns(windows)]
     return out.select(F.col("as_of_date"), F.col("customer_id").cast("long").alias("customer_id"), *casts)
 
 
@@ -135,7 +171,9 @@ def label_snapshots(snapshot_dates: Sequence[date], as_of_dates: Sequence[date],
     return out
 
 
-def build_labels(customers: DataFrame, as_of_dates: Sequence[date], horizon_days: int) -> DataFrame:
+def build_labels(
+    customers: DataFrame, as_of_dates: Sequence[date], horizon_days: int, snapshots: Sequence[date] | None = None
+) -> DataFrame:
     """Churn label per (as_of_date, customer active on it), only where it is known.
 
     The label of a customer active on d is 1 when churn_date falls in (d, d + horizon], as
@@ -145,13 +183,15 @@ def build_labels(customers: DataFrame, as_of_dates: Sequence[date], horizon_days
     (purged after cancelling) keeps the churn_date of its last record in a snapshot after d
     and up to the label snapshot; one that vanished with no churn_date recorded has an
     unknown label and is left out, like every customer of a date without a label snapshot.
+    `snapshots`, the days `customers` holds when the caller knows them, spares a Spark job listing them.
     """
     from pyspark.sql import functions as F
 
     spark = customers.sparkSession
     empty = spark.createDataFrame([], "as_of_date date, customer_id long, label int")
-    snapshot_dates = [r[0] for r in customers.select("snapshot_date").distinct().collect()]
-    read_from = label_snapshots(snapshot_dates, as_of_dates, horizon_days)
+    if snapshots is None:
+        snapshots = [r[0] for r in customers.select("snapshot_date").distinct().collect()]
+    read_from = label_snapshots(snapshots, as_of_dates, horizon_days)
     if not read_from:
         return empty
     pairs = F.broadcast(spark.createDataFrame(sorted(read_from.items()), "as_of_date date, label_snapshot date"))

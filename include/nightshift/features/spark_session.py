@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 # Small shuffles: the default 200 partitions cost more than they help on one machine.
 LOCAL_CONF = {
     "spark.sql.shuffle.partitions": "4",
+    # A job reads a few months of day partitions, each named by path: listing them on the driver takes
+    # milliseconds, where a listing job (Spark's default above 32 paths) costs a second of tasks.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",

@@ -57,10 +57,13 @@ def measure_realized(
 
     # Arrow for the hand-over to pandas: a day's labels are not turned into Python row objects.
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-    customers = read_customers(spark, data_dir).where(F.col("snapshot_date") <= F.lit(day))
+    landed = [d for d in landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION) if d <= day]
     out = []
     for score_date, snapshot in sorted(todo.items()):
-        labels = build_labels(customers, [score_date], horizon_days)
+        # The score date's snapshot (who was active, plan, region) and every one up to the label snapshot
+        # (a purged customer's churn_date is read from the last record before it vanished).
+        customers = read_customers(spark, data_dir, [d for d in landed if score_date <= d <= snapshot])
+        labels = build_labels(customers, [score_date], horizon_days, landed)
         segments = customers.where(F.col("snapshot_date") == F.lit(score_date)).select(
             F.col("snapshot_date").alias("as_of_date"), "customer_id", "plan", "region"
         )
