@@ -125,14 +125,16 @@ def train_model():
     def train(training: dict, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.config import load_params
+        from nightshift.config import data_dir, load_params
         from nightshift.model.train import effective_params, train_model
 
         run = context["params"]
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
         tags = {"training_set": training["path"], "dvc.training_set.remote": training["dvc_remote"]}
         # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
-        result = train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"])
+        result = train_model(
+            Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"], raw_data_dir=data_dir()
+        )
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
         return result.as_dict()
 
