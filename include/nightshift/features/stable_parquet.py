@@ -64,12 +64,20 @@ def write_sorted_table(table: pa.Table, out_dir: Path, sort_by: Sequence[str]) -
 
 
 def _rounded(table: pa.Table) -> pa.Table:
+    """Float columns rounded to DECIMALS places, nulls kept.
+
+    numpy's round (scale, round half to even, unscale) maps two neighbours to one value.
+    Arrow's `round` does not: it returns a value unchanged when its scaled value is already
+    whole, so 1326.87 and the double just below it stay apart.
+    """
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     for i, field in enumerate(table.schema):
         if pa.types.is_floating(field.type):
-            table = table.set_column(i, field, pc.round(table.column(i), ndigits=DECIMALS))
+            column = table.column(i).combine_chunks()
+            values = np.round(column.to_numpy(zero_copy_only=False), DECIMALS)
+            table = table.set_column(i, field, pa.array(values, type=field.type, mask=column.is_null().to_numpy(zero_copy_only=False)))
     return table
 
 

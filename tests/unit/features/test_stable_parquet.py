@@ -44,6 +44,27 @@ def test_last_bit_noise_of_a_float_sum_does_not_change_the_bytes(tmp_path: Path)
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_neighbouring_doubles_of_a_sum_are_written_as_one_value(tmp_path: Path) -> None:
+    import numpy as np
+
+    # Two runs' 30-day sums of minutes, seen one double apart; 1326.87 scales to a whole number exactly.
+    sums = np.array([1326.87, 858.94, 335.53] * 4)
+    table = _table(list(range(12)))
+    a = write_sorted_table(table.set_column(2, "minutes_7d", pa.array(sums)), tmp_path / "a", ["as_of_date", "customer_id"])
+    below = np.nextafter(sums, -np.inf)
+    b = write_sorted_table(table.set_column(2, "minutes_7d", pa.array(below)), tmp_path / "b", ["as_of_date", "customer_id"])
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_nulls_stay_nulls(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = _table(list(range(12)))
+    with_null = table.set_column(2, "minutes_7d", pa.array([None, *[0.1 * i for i in range(1, 12)]], pa.float64()))
+    out = write_sorted_table(with_null, tmp_path / "out", ["as_of_date", "customer_id"])
+    assert pq.read_table(out)["minutes_7d"].null_count == 1
+
+
 def test_a_changed_value_changes_the_bytes(tmp_path: Path) -> None:
     table = _table(list(range(12)))
     changed = table.set_column(2, "minutes_7d", pa.array([0.1 * i + (i == 4) for i in range(12)]))
