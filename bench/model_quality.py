@@ -94,7 +94,7 @@ def run_size(spark, root: Path, days: int, customers: int, seed: int, params: di
 
     run_params = copy.deepcopy(params)
     run_params["model"]["name"] = f"bench_churn_{days}d"
-    result = train_model(out, run_params, {"bench": "model_quality"})
+    result = train_model(out, run_params, {"bench": "model_quality"}, raw_data_dir=landing.data_dir)
     logged = registry_client().get_run(result.run_id).data.params
     eval_first, eval_last = _range(logged["eval_dates"])
 

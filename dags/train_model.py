@@ -139,7 +139,7 @@ def train_model():
         from pathlib import Path
 
         from nightshift.airflow.context import drift_trigger, trigger_tags
-        from nightshift.config import load_params
+        from nightshift.config import data_dir, load_params
         from nightshift.model.train import effective_params, train_model
 
         run = context["params"]
@@ -148,7 +148,9 @@ def train_model():
         trigger = trigger_tags(context, drift_trigger(context, CHURN_DRIFT))
         tags = {"training_set": training["path"], "dvc.training_set.remote": training["dvc_remote"], **trigger}
         # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
-        result = train_model(Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"])
+        result = train_model(
+            Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"], raw_data_dir=data_dir()
+        )
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
         return result.as_dict()
 

@@ -203,7 +203,7 @@ def cmd_features_training_set(args: argparse.Namespace) -> int:
 
 def cmd_model_train(args: argparse.Namespace) -> int:
     """The train_model DAG's training (nightshift.model.train.train_model): MLflow run, registry, gate."""
-    from nightshift.config import load_params
+    from nightshift.config import data_dir, load_params
     from nightshift.model.outputs import OutputPaths
     from nightshift.model.train import train_model
 
@@ -213,7 +213,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
         path,
         params,
         {"training_set": str(path)},
-        raw_data_dir=Path(args.data) if args.data else None,
+        raw_data_dir=Path(args.data) if args.data else data_dir(),
         outputs=OutputPaths(Path(args.model_out), Path(args.metrics_out), Path(args.plots_out)) if args.model_out else None,
     )
     print(

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ def data_fingerprint(frame) -> dict[str, Any]:
     }
 
 
-def git_commit(home: Path) -> dict[str, str]:
+def git_commit(home: Path, own_outputs: Sequence[Path] = ()) -> dict[str, str]:
     """HEAD of the checkout at `home` and whether its tracked files differ from it.
+
+    `own_outputs` are files the run itself writes (a DVC stage's git-tracked metrics and plots,
+    which `dvc repro` deletes before the stage runs): they do not count as a dirty tree.
 
     "unknown" outside a git checkout (a container image, an sdist): lineage is recorded
     as far as it is known, and training never fails over it.
@@ -53,13 +57,21 @@ def git_commit(home: Path) -> dict[str, str]:
             log.info("no git commit for %s: %s", home, head.stderr.strip())
             return {"commit": UNKNOWN, "dirty": UNKNOWN}
         status = subprocess.run(
-            ["git", "-C", str(home), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(home), "status", "--porcelain", "--untracked-files=no", "--", ".", *_excluded(home, own_outputs)],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("no git commit for %s: %s", home, exc)
         return {"commit": UNKNOWN, "dirty": UNKNOWN}
     dirty = UNKNOWN if status.returncode != 0 else str(bool(status.stdout.strip())).lower()
     return {"commit": head.stdout.strip(), "dirty": dirty}
+
+
+def _excluded(home: Path, paths: Sequence[Path]) -> list[str]:
+    root = home.resolve()
+    return [f":(exclude){Path(p).resolve().relative_to(root).as_posix()}" for p in paths if Path(p).resolve().is_relative_to(root)]
 
 
 def dvc_md5(path: Path) -> str:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.config import data_dir, project_home
+from nightshift.config import project_home
 from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
 from nightshift.model.gate import GatePolicy
@@ -197,13 +197,14 @@ def train_model(
     tags: dict[str, str] | None = None,
     force_promote: bool = False,
     run_key: str | None = None,
-    raw_data_dir: Path | None = None,
+    *,
+    raw_data_dir: Path,
     outputs: OutputPaths | None = None,
 ) -> TrainResult:
     """Fit, evaluate against the champion on the same window, log, register as challenger, gate.
 
     The run records the DVC md5 of the training set and of the raw data it was built from
-    (`raw_data_dir`, default the landing zone), as dvc.lock and `.dvc` files show them.
+    (`raw_data_dir`, the landing zone it was built from), as dvc.lock and `.dvc` files show them.
     `outputs` says where to also write the model file, its metrics and evaluation curves as
     plain files (nightshift.model.outputs), which a `dvc.yaml` stage declares.
 
@@ -242,8 +243,9 @@ def train_model(
     if evaluation["label"].nunique() < 2 or split.train["label"].nunique() < 2:
         raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
     fingerprint = data_fingerprint(frame)
-    commit = git_commit(project_home())
-    dvc_hashes = {"dvc.training_set.md5": dvc_md5(training_set_path), "dvc.raw_data.md5": dvc_md5(raw_data_dir or data_dir())}
+    # A stage's own git-tracked outputs (metrics, plots) are deleted by `dvc repro` while it runs: not a dirty tree.
+    commit = git_commit(project_home(), [] if outputs is None else [outputs.metrics, outputs.plots])
+    dvc_hashes = {"dvc.training_set.md5": dvc_md5(training_set_path), "dvc.raw_data.md5": dvc_md5(raw_data_dir)}
 
     champion = version_by_alias(client, model_name, aliases.champion)
     ensure_experiment(model_name)

@@ -79,14 +79,14 @@ def _use_store(mp: pytest.MonkeyPatch, root: Path, db: str = "mlflow.db") -> Non
 
 
 @pytest.fixture(scope="module")
-def trained(store: Path, training_path: Path) -> dict[str, TrainResult]:
+def trained(store: Path, training_path: Path, landing) -> dict[str, TrainResult]:
     with pytest.MonkeyPatch.context() as mp:
         _use_store(mp, store)
         return {
-            "v1": train_model(training_path, _params(**WEAK), {"test": "weak"}),
-            "v2": train_model(training_path, _params(), {"test": "tuned"}),
-            "v3": train_model(training_path, _params(**WEAK), {"test": "weak again"}),
-            "v4": train_model(training_path, _params(), {"test": "tuned again"}),
+            "v1": train_model(training_path, _params(**WEAK), {"test": "weak"}, raw_data_dir=landing.data_dir),
+            "v2": train_model(training_path, _params(), {"test": "tuned"}, raw_data_dir=landing.data_dir),
+            "v3": train_model(training_path, _params(**WEAK), {"test": "weak again"}, raw_data_dir=landing.data_dir),
+            "v4": train_model(training_path, _params(), {"test": "tuned again"}, raw_data_dir=landing.data_dir),
         }
 
 
@@ -318,10 +318,10 @@ def _versions() -> list[str]:
     return sorted((str(v.version) for v in registry_client().search_model_versions(f"name = '{NAME}'")), key=int)
 
 
-def test_a_retry_of_the_same_airflow_run_registers_no_second_version(trained, registry, training_path: Path) -> None:
+def test_a_retry_of_the_same_airflow_run_registers_no_second_version(trained, registry, training_path: Path, landing) -> None:
     key = "scheduled__2025-07-26T03:00:00+00:00"
-    first = train_model(training_path, _params(), run_key=key)
-    again = train_model(training_path, _params(), run_key=key)
+    first = train_model(training_path, _params(), run_key=key, raw_data_dir=landing.data_dir)
+    again = train_model(training_path, _params(), run_key=key, raw_data_dir=landing.data_dir)
 
     assert _versions() == ["1", "2", "3", "4", "5"]
     assert (first.model_version, again.model_version) == ("5", "5")
@@ -334,7 +334,9 @@ def test_a_retry_of_the_same_airflow_run_registers_no_second_version(trained, re
     assert registry_client().get_model_version(NAME, "5").tags["airflow.dag_run_id"] == key
 
 
-def test_an_attempt_that_failed_after_registering_is_resumed_and_gated_by_its_retry(trained, registry, training_path: Path) -> None:
+def test_an_attempt_that_failed_after_registering_is_resumed_and_gated_by_its_retry(
+    trained, registry, training_path: Path, landing
+) -> None:
     from mlflow.exceptions import MlflowException
 
     key = "manual__2025-07-27T10:00:00+00:00"
@@ -344,10 +346,10 @@ def test_an_attempt_that_failed_after_registering_is_resumed_and_gated_by_its_re
     broken = _params()
     broken["model"]["challenger_alias"] = "latest"
     with pytest.raises(MlflowException, match="reserved"):
-        train_model(training_path, broken, run_key=key)
+        train_model(training_path, broken, run_key=key, raw_data_dir=landing.data_dir)
     assert _versions()[-1] == "5" and "gate.outcome" not in registry_client().get_model_version(NAME, "5").tags
 
-    retried = train_model(training_path, _params(), run_key=key)
+    retried = train_model(training_path, _params(), run_key=key, raw_data_dir=landing.data_dir)
 
     assert _versions() == ["1", "2", "3", "4", "5"]
     assert retried.resumed and retried.model_version == "5" and len(_runs_of(key)) == 1
@@ -367,12 +369,12 @@ class RollbackWhileTraining(xgb.callback.TrainingCallback):
         return False
 
 
-def test_champion_moved_while_training_is_not_overridden(trained, registry, training_path: Path) -> None:
+def test_champion_moved_while_training_is_not_overridden(trained, registry, training_path: Path, landing) -> None:
     promote(NAME, "3", Aliases(), "test: the weak v3 serves")
     params = _params()
     params["train"]["xgboost"]["callbacks"] = [RollbackWhileTraining()]
 
-    result = train_model(training_path, params)
+    result = train_model(training_path, params, raw_data_dir=landing.data_dir)
 
     client = registry_client()
     # The rolled-back champion stays: the tuned v5 beat v3, the champion it read, not v2.

@@ -26,7 +26,7 @@ HORIZON, EVERY = 30, 7
 def training_path(spark, tmp_path_factory) -> Path:
     # Five months of history, the length that once left one training date.
     landing = generate(tmp_path_factory.mktemp("train") / "raw", customers=600, days=150, start_date=date(2025, 8, 1), seed=13)
-    out = tmp_path_factory.mktemp("train_set") / "set"
+    out = landing.data_dir.parent / "set"
     training_set(spark, landing.data_dir, landing.end_date, out, WINDOWS, HORIZON, EVERY, 140)
     return out
 
@@ -41,7 +41,7 @@ def trained(training_path: Path, tmp_path_factory) -> tuple[TrainResult, dict, d
         mp.setenv("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(store / "artifacts"))
         from nightshift.model.registry import registry_client
 
-        result = train_model(training_path, params)
+        result = train_model(training_path, params, raw_data_dir=training_path.parent / "raw")
         run = registry_client().get_run(result.run_id).data
         return result, run.params, run.metrics
 

@@ -52,3 +52,28 @@ def test_git_commit_of_the_checkout_and_of_a_plain_folder(tmp_path: Path) -> Non
     inside = git_commit(project_home())
     assert len(inside["commit"]) == 40 and int(inside["commit"], 16) >= 0
     assert inside["dirty"] in {"true", "false"}
+
+
+def test_a_runs_own_outputs_do_not_make_the_tree_dirty(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "tests@nightshift.invalid")
+    git("config", "user.name", "nightshift tests")
+    (tmp_path / "reports" / "plots").mkdir(parents=True)
+    (tmp_path / "reports" / "metrics.json").write_text("{}")
+    (tmp_path / "reports" / "plots" / "roc.csv").write_text("fpr,tpr")
+    (tmp_path / "params.yaml").write_text("seed: 1")
+    git("add", "-A")
+    git("commit", "-qm", "baseline")
+    # As while `dvc repro` runs the stage: its metrics and plots deleted, about to be written again.
+    (tmp_path / "reports" / "metrics.json").unlink()
+    (tmp_path / "reports" / "plots" / "roc.csv").unlink()
+    own = [tmp_path / "reports" / "metrics.json", tmp_path / "reports" / "plots"]
+    assert git_commit(tmp_path, own)["dirty"] == "false"
+    assert git_commit(tmp_path)["dirty"] == "true"
+    (tmp_path / "params.yaml").write_text("seed: 2")
+    assert git_commit(tmp_path, own)["dirty"] == "true"
