@@ -19,10 +19,17 @@ lint: $(STAMP)
 
 # The quick tiers only (no DAG runs): DAG integrity, unit and integration.
 test-fast: lint
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "not e2e and not stack"
 
 # Scoring throughput (README "Benchmark: scoring throughput"): raw COPY vs nightshift's write vs
 # pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000` for fewer.
+# The docker compose stack end to end (README "Local stack"): build, up, train and score through the
+# Airflow REST API, check MLflow and the warehouse, down -v. Needs Docker; not part of `make test`.
+# NIGHTSHIFT_COMPOSE_OVERRIDE=file.yaml layers an extra compose file on top.
+.PHONY: stack-test
+stack-test: $(STAMP)
+	$(BIN)/pytest -q -s -m stack tests/stack
+
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/scoring_throughput.py $(if $(ROWS),--rows $(ROWS))
