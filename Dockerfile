@@ -17,6 +17,7 @@ ENV JAVA_HOME=/usr/lib/jvm/java-17 \
 COPY requirements.txt constraints.txt /opt/nightshift/
 # The JRE for Spark; no compiler is needed (every pinned package ships a wheel). xgboost's NCCL
 # wheel serves multi-GPU training only and is the largest file in the set: the stack has no GPU.
+# JAVA_HOME is a fixed link, whatever the architecture's JVM folder is called.
 # The folders the stack mounts volumes on are created here, owned by the service account, so
 # that a fresh named volume starts out writable by it.
 RUN apt-get update \
@@ -35,5 +36,6 @@ COPY --chown=nightshift . /opt/nightshift/
 RUN pip install --no-cache-dir --no-deps /opt/nightshift \
  && rm -rf /opt/nightshift/build /opt/nightshift/include/*.egg-info
 
+# No WORKDIR: with Docker's copying storage drivers every step after the dependencies copies the
+# whole image once more; docker-compose.yaml sets the services' working directory.
 USER nightshift
-WORKDIR /opt/nightshift

@@ -10,7 +10,8 @@ the failed tasks' logs and the containers' logs.
 
 Not in `make test` (marker `stack`): it needs a Docker engine and takes minutes. Secrets are
 made up for the run and passed in the environment, so a developer's own .env is never read.
-NIGHTSHIFT_COMPOSE_OVERRIDE names an extra compose file to layer on top (e.g. host networking).
+NIGHTSHIFT_COMPOSE_OVERRIDE names an extra compose file to layer on top (e.g. one that puts every
+service on the host network).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -121,16 +123,41 @@ def done(stack: Stack, key: str, started: float) -> float:
     return seconds
 
 
+def host_network_files(compose: list[str], files: list[str], env: dict[str, str], folder: Path) -> list[str]:
+    """The compose files as one, without published ports on services that use the host network.
+
+    On the host network a published port means nothing: Compose v2 drops it with a warning,
+    docker-compose 1.29 refuses to create the container. Its `config` merges and interpolates
+    the files (so the result holds this run's secrets: it lives in a private temp folder).
+    """
+    merged = subprocess.run([*compose, *files, "config"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if merged.returncode != 0:
+        pytest.fail(f"`compose config` failed:\n{_tail(merged.stdout + merged.stderr)}")
+    spec = yaml.safe_load(merged.stdout)
+    if not any(s.get("network_mode") == "host" for s in spec["services"].values()):
+        return files
+    for service in spec["services"].values():
+        if service.get("network_mode") == "host":
+            service.pop("ports", None)
+    path = folder / "docker-compose.merged.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return ["--project-directory", str(ROOT), "-f", str(path)]
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     compose = compose_command()
     files = ["-f", "docker-compose.yaml"]
+    env = {**os.environ, **made_up_secrets()}
+    private = Path(tempfile.mkdtemp(prefix="nightshift-stack-"))
     override = os.environ.get("NIGHTSHIFT_COMPOSE_OVERRIDE")
     if override:
         if not Path(override).is_file():
             pytest.fail(f"NIGHTSHIFT_COMPOSE_OVERRIDE={override}: no such compose file")
-        files += ["-f", str(Path(override).resolve())]
-    stack = Stack([*compose, "-p", PROJECT, *files], {**os.environ, **made_up_secrets()})
+        files = host_network_files(compose, [*files, "-f", str(Path(override).resolve())], env, private)
+    stack = Stack([*compose, "-p", PROJECT, *files], env)
+    # A run killed half-way leaves its containers and volumes behind: start from nothing.
+    stack.run("down", "-v", "--remove-orphans", check=False)
     try:
         yield stack
     finally:
@@ -139,8 +166,11 @@ def stack() -> Iterator[Stack]:
         if os.environ.get("NIGHTSHIFT_STACK_LOGS"):
             print(_tail(stack.run("logs", "--no-color", "--tail=60", check=False).stdout, 2000), flush=True)
         t = step("compose down -v")
-        stack.run("down", "-v", "--remove-orphans", check=False)
-        done(stack, "down", t)
+        try:
+            stack.run("down", "-v", "--remove-orphans")
+            done(stack, "down", t)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 class Api:
