@@ -148,7 +148,9 @@ def host_network_files(compose: list[str], files: list[str], env: dict[str, str]
 def stack() -> Iterator[Stack]:
     compose = compose_command()
     files = ["-f", "docker-compose.yaml"]
-    env = {**os.environ, **made_up_secrets()}
+    # Creating a container of a 2.5 GB image can take minutes on a busy disk: compose's own 60 s
+    # request timeout would fail the run while Docker is still at work.
+    env = {"COMPOSE_HTTP_TIMEOUT": "900", **os.environ, **made_up_secrets()}
     private = Path(tempfile.mkdtemp(prefix="nightshift-stack-"))
     override = os.environ.get("NIGHTSHIFT_COMPOSE_OVERRIDE")
     if override:

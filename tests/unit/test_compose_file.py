@@ -121,6 +121,18 @@ def test_airflow_components_share_executor_secrets_and_connections(services: dic
     assert (warehouse.hostname, warehouse.path) == ("postgres", "/warehouse")
 
 
+def test_the_api_server_gets_the_ui_login_from_the_environment(services: dict) -> None:
+    env = services["airflow-apiserver"]["environment"]
+    assert {"AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD"} <= set(env)
+    assert "nightshift.airflow.ui_users" in " ".join(services["airflow-apiserver"]["command"])
+
+
+def test_every_spark_process_names_itself_by_its_service(services: dict) -> None:
+    # With no name set, Spark resolves the container's host name, which need not resolve at all.
+    for name in ("spark-master", "spark-worker", "airflow-scheduler"):
+        assert services[name]["environment"]["SPARK_LOCAL_HOSTNAME"] == name
+
+
 def test_each_database_has_its_own_role_created_at_first_start(services: dict) -> None:
     env = services["airflow-scheduler"]["environment"]
     urls = {
