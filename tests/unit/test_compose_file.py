@@ -131,6 +131,10 @@ def test_every_spark_process_names_itself_by_its_service(services: dict) -> None
     # With no name set, Spark resolves the container's host name, which need not resolve at all.
     for name in ("spark-master", "spark-worker", "airflow-scheduler"):
         assert services[name]["environment"]["SPARK_LOCAL_HOSTNAME"] == name
+    # spark-class's Master and Worker take `--option value`; `--option=value` is read as the master URL.
+    for name in ("spark-master", "spark-worker"):
+        command = [str(word) for word in services[name]["command"]]
+        assert command[0] == "spark-class" and not [w for w in command if w.startswith("--") and "=" in w], name
 
 
 def test_each_database_has_its_own_role_created_at_first_start(services: dict) -> None:
