@@ -10,11 +10,11 @@ demo: $(STAMP)
 	$(BIN)/nightshift demo
 
 test: lint
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not stack"
 
 # The slow tier: the drift loop end to end (about 17 minutes on 2 cores).
 test-slow: $(STAMP)
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m "slow and not stack"
 
 # ruff (pyproject.toml [tool.ruff]): lint, Airflow 3 rules included, and formatting; CI fails on either.
 lint: $(STAMP)
@@ -23,7 +23,14 @@ lint: $(STAMP)
 
 # The quick tiers only (no DAG runs, no DVC pipeline runs): DAG integrity, unit and integration.
 test-fast: lint
-	$(BIN)/pytest -q -m "not e2e and not dvc and not slow"
+	$(BIN)/pytest -q -m "not e2e and not dvc and not slow and not stack"
+
+# The docker compose stack end to end (README "Local stack"): build, up, train and score through the
+# Airflow REST API, check MLflow and the warehouse, down -v. Needs Docker; not part of `make test`.
+# NIGHTSHIFT_COMPOSE_OVERRIDE=file.yaml layers an extra compose file on top.
+.PHONY: stack-test
+stack-test: $(STAMP)
+	$(BIN)/pytest -q -s -m stack tests/stack
 
 # Scoring throughput (README "Scoring throughput benchmark"): raw COPY vs nightshift's write (new date
 # and rerun) vs pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000`

@@ -2,6 +2,10 @@
 
 Tunables live in params.yaml (`load_params`); secrets only in Airflow Connections or a
 git-ignored .env. Nothing here reads a network or a database.
+
+A deployment turns the project-local defaults off with NIGHTSHIFT_LOCAL_DEFAULTS=off (the
+project image does): a setting it misses is then an error naming the variable, never a quiet
+folder or SQLite file inside one container.
 """
 
 from __future__ import annotations
@@ -10,6 +14,26 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+LOCAL_DEFAULTS_VAR = "NIGHTSHIFT_LOCAL_DEFAULTS"
+
+
+class MissingSettingError(RuntimeError):
+    """A deployment without project-local defaults misses a setting."""
+
+
+def local_defaults_allowed() -> bool:
+    """False when NIGHTSHIFT_LOCAL_DEFAULTS is off (also false, no, 0): every setting must then be set."""
+    return os.environ.get(LOCAL_DEFAULTS_VAR, "on").strip().lower() not in {"off", "false", "no", "0"}
+
+
+def _setting(name: str, what: str, local_default: Path) -> Path:
+    value = os.environ.get(name)
+    if value:
+        return Path(value).resolve()
+    if not local_defaults_allowed():
+        raise MissingSettingError(f"{name} ({what}) is not set, and this deployment has no local default ({LOCAL_DEFAULTS_VAR}=off)")
+    return local_default.resolve()
 
 
 def project_home() -> Path:
@@ -25,12 +49,12 @@ def project_home() -> Path:
 
 def data_dir() -> Path:
     """The raw landing zone (the data contract's root)."""
-    return Path(os.environ.get("NIGHTSHIFT_DATA_DIR", project_home() / "data" / "raw")).resolve()
+    return _setting("NIGHTSHIFT_DATA_DIR", "the raw landing zone", project_home() / "data" / "raw")
 
 
 def work_dir() -> Path:
     """Where jobs write intermediate outputs (feature sets, training sets)."""
-    return Path(os.environ.get("NIGHTSHIFT_WORK_DIR", project_home() / "data" / "work")).resolve()
+    return _setting("NIGHTSHIFT_WORK_DIR", "the jobs' intermediate outputs", project_home() / "data" / "work")
 
 
 def day_features_dir(day: date) -> Path:
@@ -50,7 +74,7 @@ def drift_reports_dir() -> Path:
 
 def quarantine_dir() -> Path:
     """Where data that failed a quality gate is copied, with its validation result."""
-    return Path(os.environ.get("NIGHTSHIFT_QUARANTINE_DIR", project_home() / "data" / "quarantine")).resolve()
+    return _setting("NIGHTSHIFT_QUARANTINE_DIR", "the quarantine for data that failed a gate", project_home() / "data" / "quarantine")
 
 
 def dvc_repo_dir() -> Path:
@@ -67,13 +91,27 @@ def mlflow_tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
+    if not local_defaults_allowed():
+        raise MissingSettingError(
+            f"MLFLOW_TRACKING_URI (the MLflow tracking and registry server) is not set, and this deployment has no local "
+            f"default ({LOCAL_DEFAULTS_VAR}=off)"
+        )
     store = project_home() / ".mlflow"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
 
 
-def mlflow_artifact_root() -> str:
-    root = os.environ.get("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(project_home() / ".mlflow" / "artifacts"))
+def mlflow_artifact_root() -> str | None:
+    """Where new experiments keep their artifacts: NIGHTSHIFT_MLFLOW_ARTIFACTS, else beside a local store.
+
+    None for a tracking server (http or https): the server chooses (its `--serve-artifacts`
+    destination), since a local folder would land in whichever container logged the model.
+    """
+    root = os.environ.get("NIGHTSHIFT_MLFLOW_ARTIFACTS")
+    if root is None:
+        if mlflow_tracking_uri().startswith(("http://", "https://")):
+            return None
+        root = str(project_home() / ".mlflow" / "artifacts")
     return Path(root).resolve().as_uri() if "://" not in root else root
 
 

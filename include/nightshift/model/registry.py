@@ -46,7 +46,8 @@ def ensure_experiment(name: str) -> str:
 
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        experiment_id = mlflow.create_experiment(name, artifact_location=f"{mlflow_artifact_root()}/{name}")
+        root = mlflow_artifact_root()
+        experiment_id = mlflow.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
     else:
         experiment_id = experiment.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)

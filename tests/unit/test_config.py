@@ -1,0 +1,63 @@
+"""Deployment settings: project-local defaults locally, an error naming the setting in a deployment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nightshift.config import MissingSettingError, data_dir, mlflow_artifact_root, mlflow_tracking_uri, quarantine_dir, work_dir
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = ("NIGHTSHIFT_DATA_DIR", "NIGHTSHIFT_WORK_DIR", "NIGHTSHIFT_QUARANTINE_DIR", "MLFLOW_TRACKING_URI", "NIGHTSHIFT_MLFLOW_ARTIFACTS")
+
+
+@pytest.fixture
+def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NIGHTSHIFT_HOME", str(tmp_path))
+    monkeypatch.delenv("NIGHTSHIFT_LOCAL_DEFAULTS", raising=False)
+    return monkeypatch
+
+
+def test_locally_a_missing_setting_takes_its_project_local_default(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert data_dir() == tmp_path / "data" / "raw"
+    assert work_dir() == tmp_path / "data" / "work"
+    assert mlflow_tracking_uri() == f"sqlite:///{tmp_path / '.mlflow' / 'mlflow.db'}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "name"),
+    [
+        (data_dir, "NIGHTSHIFT_DATA_DIR"),
+        (work_dir, "NIGHTSHIFT_WORK_DIR"),
+        (quarantine_dir, "NIGHTSHIFT_QUARANTINE_DIR"),
+        (mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
+    ],
+)
+def test_a_deployment_without_local_defaults_refuses_a_missing_setting_by_name(bare_env: pytest.MonkeyPatch, setting, name: str) -> None:
+    bare_env.setenv("NIGHTSHIFT_LOCAL_DEFAULTS", "off")
+    with pytest.raises(MissingSettingError, match=f"{name} .* is not set.*NIGHTSHIFT_LOCAL_DEFAULTS=off"):
+        setting()
+
+
+def test_a_deployment_without_local_defaults_takes_what_is_set(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bare_env.setenv("NIGHTSHIFT_LOCAL_DEFAULTS", "off")
+    bare_env.setenv("NIGHTSHIFT_DATA_DIR", str(tmp_path / "landing"))
+    bare_env.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert data_dir() == tmp_path / "landing"
+    assert mlflow_tracking_uri() == "http://mlflow:5000"
+
+
+def test_a_tracking_server_keeps_the_artifacts_it_serves(bare_env: pytest.MonkeyPatch) -> None:
+    # A local folder would be written inside whichever container logged the model, out of the server's reach.
+    bare_env.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert mlflow_artifact_root() is None
+    bare_env.setenv("NIGHTSHIFT_MLFLOW_ARTIFACTS", "s3://models/nightshift")
+    assert mlflow_artifact_root() == "s3://models/nightshift"
+
+
+def test_a_local_store_keeps_its_artifacts_beside_it(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert mlflow_artifact_root() == (tmp_path / ".mlflow" / "artifacts").as_uri()
