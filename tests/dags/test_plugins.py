@@ -40,7 +40,7 @@ def test_plugin_manager_loads_the_links() -> None:
 # The API server's side of a request, in one process: the plugin manager's apps mounted the way
 # the API server mounts them, Airflow's auth manager (simple by default, or AIRFLOW__CORE__AUTH_MANAGER)
 # and the metadata table it checks token revocation in.
-SERVE = """
+CLIENT = """
 import json
 from airflow import plugins_manager as pm, settings
 from airflow.api_fastapi.app import create_auth_manager
@@ -56,6 +56,10 @@ root = FastAPI()
 [root.mount(a["url_prefix"], a["app"]) for a in apps]
 c = TestClient(root)
 bearer = {"Authorization": "Bearer " + token}
+"""
+SERVE = (
+    CLIENT
+    + """
 seen = {
     "anonymous": c.get("/data-docs/index.html").status_code,
     "anonymous_missing": c.get("/data-docs/nope.html").status_code,
@@ -67,6 +71,7 @@ seen = {
 }
 print(json.dumps(seen))
 """
+)
 
 # An auth manager that lets nobody read task logs (everything else as the simple one).
 NO_TASK_LOGS = """
@@ -121,22 +126,9 @@ def test_data_docs_refuse_a_user_who_may_not_read_task_logs(docs_home: Path, tmp
     assert (seen["anonymous"], seen["cookie"], seen["bearer_missing"]) == (401, '{"detail":"Forbidden"}', 403)
 
 
-DRIFT = """
-import json
-from airflow import plugins_manager as pm, settings
-from airflow.api_fastapi.app import create_auth_manager
-from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-from airflow.models.revoked_token import RevokedToken
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-RevokedToken.__table__.create(settings.engine, checkfirst=True)
-token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="ana", role="VIEWER"))
-apps, _ = pm.get_fastapi_plugins()
-root = FastAPI()
-[root.mount(a["url_prefix"], a["app"]) for a in apps]
-c = TestClient(root)
-bearer = {"Authorization": "Bearer " + token}
+DRIFT = (
+    CLIENT
+    + """
 index = c.get("/drift-reports/", headers=bearer).text
 print(json.dumps({
     "anonymous_index": c.get("/drift-reports/").status_code,
@@ -146,6 +138,7 @@ print(json.dumps({
     "page": c.get("/drift-reports/score_date=2026-07-14/index.html", headers=bearer).text,
 }))
 """
+)
 
 
 def test_drift_reports_are_listed_newest_first_and_served_behind_the_login(tmp_path: Path) -> None:
