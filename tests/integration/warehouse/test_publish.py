@@ -451,39 +451,53 @@ def test_killed_during_copy_leaves_the_day_intact_and_a_retry_completes(url: str
     assert not query(url, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backends[0],))
 
 
-def test_reader_polling_during_a_rewrite_sees_the_old_or_the_new_day(url: str) -> None:
-    old_rows, new_rows = 20_000, 35_000
-    publish_scores(url, make_scores(range(1, old_rows + 1), run_id="old"), DAY_A)
-    counts: list[int] = []
-    stop = threading.Event()
+class CountPoller:
+    """Another connection counting DAY_A's rows over and over, each count its own snapshot, as a dashboard's queries are."""
 
-    def poll() -> None:
-        conn = psycopg2.connect(url)
-        conn.autocommit = True  # every count its own snapshot, as a dashboard's queries are
+    def __init__(self, url: str) -> None:
+        self.url, self.counts, self.stop = url, [], threading.Event()
+        self.thread = threading.Thread(target=self._poll)
+
+    def _poll(self) -> None:
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                while not stop.is_set():
+                while not self.stop.is_set():
                     cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
-                    counts.append(cur.fetchone()[0])
+                    self.counts.append(cur.fetchone()[0])
         finally:
             conn.close()
 
-    def slow_batches() -> Iterator[pd.DataFrame]:
-        # Paced so that the reader polls many times while the rewrite is under way.
-        for start in range(1, new_rows + 1, 2_500):
-            time.sleep(0.03)
-            yield batch(range(start, min(start + 2_500, new_rows + 1)))
-
-    reader = threading.Thread(target=poll)
-    reader.start()
-    try:
-        publish_score_batches(url, DAY_A, LINEAGE, slow_batches())
+    def wait_for(self, rows: int) -> None:
         deadline = time.monotonic() + 10
-        while (not counts or counts[-1] != new_rows) and time.monotonic() < deadline:
+        while (not self.counts or self.counts[-1] != rows) and time.monotonic() < deadline:
             time.sleep(0.01)
+
+    def finish(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=30)
+
+
+def paced_batches(rows: int) -> Iterator[pd.DataFrame]:
+    """rows ids in 2,500-row batches, paced so that a reader polls many times while the publish is under way."""
+    for start in range(1, rows + 1, 2_500):
+        time.sleep(0.03)
+        yield batch(range(start, min(start + 2_500, rows + 1)))
+
+
+def test_reader_polling_during_a_rewrite_sees_the_old_or_the_new_day(url: str) -> None:
+    old_rows, new_rows = 20_000, 35_000
+    publish_scores(url, make_scores(range(1, old_rows + 1), run_id="old"), DAY_A)
+    reader = CountPoller(url)
+    reader.thread.start()
+    try:
+        publish_score_batches(url, DAY_A, LINEAGE, paced_batches(new_rows))
+        reader.wait_for(new_rows)
     finally:
-        stop.set()
-        reader.join(timeout=30)
+        reader.finish()
+    counts = reader.counts
     assert set(counts) == {old_rows, new_rows}
     assert counts == sorted(counts)  # old until the commit, new from then on: never back, never between
     assert counts.count(old_rows) > 10
@@ -528,45 +542,23 @@ def test_rerun_is_idempotent_and_each_one_swaps_in_a_complete_partition(url: str
 def test_readers_during_a_swap_see_the_old_or_the_new_day_even_from_an_older_snapshot(url: str) -> None:
     old_rows, new_rows = 20_000, 35_000
     publish_scores(url, make_scores(range(1, old_rows + 1), run_id="old"), DAY_A)
-    counts: list[int] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        conn = psycopg2.connect(url)
-        conn.autocommit = True  # every count its own snapshot, as a dashboard's queries are
-        try:
-            with conn.cursor() as cur:
-                while not stop.is_set():
-                    cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
-                    counts.append(cur.fetchone()[0])
-        finally:
-            conn.close()
-
-    def slow_batches() -> Iterator[pd.DataFrame]:
-        for start in range(1, new_rows + 1, 2_500):
-            time.sleep(0.03)  # paced so that the reader polls many times during the load
-            yield batch(range(start, min(start + 2_500, new_rows + 1)))
-
+    reader = CountPoller(url)
     # A report transaction whose snapshot predates the swap but which reads churn_scores only after it.
     report = psycopg2.connect(url)
     report.set_session(isolation_level="REPEATABLE READ")
-    reader = threading.Thread(target=poll)
     try:
         with report.cursor() as cur:
             cur.execute("SELECT 1")
-        reader.start()
-        published = publish_score_batches(url, DAY_A, LINEAGE, slow_batches())
-        deadline = time.monotonic() + 10
-        while (not counts or counts[-1] != new_rows) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        reader.thread.start()
+        published = publish_score_batches(url, DAY_A, LINEAGE, paced_batches(new_rows))
+        reader.wait_for(new_rows)
         with report.cursor() as cur:
             cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))
             late_snapshot_count = cur.fetchone()[0]
     finally:
-        stop.set()
-        if reader.is_alive():
-            reader.join(timeout=30)
+        reader.finish()
         report.close()
+    counts = reader.counts
     assert published.method == SWAPPED
     assert set(counts) == {old_rows, new_rows}
     assert counts == sorted(counts)  # old until the commit, new from then on: never back, never between
