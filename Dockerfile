@@ -28,7 +28,7 @@ RUN apt-get update \
  && pip install --no-cache-dir -r /opt/nightshift/requirements.txt -c /opt/nightshift/constraints.txt \
  && pip uninstall -y nvidia-nccl-cu12 \
  && useradd --uid 50000 --create-home --shell /bin/bash nightshift \
- && mkdir -p /data/raw /data/work /data/quarantine /opt/airflow/logs /var/lib/mlflow/artifacts /tmp/spark \
+ && mkdir -p /data/raw /data/work /data/quarantine /data/dvc /data/dvc-remote /opt/airflow/logs /var/lib/mlflow/artifacts /tmp/spark \
     /opt/nightshift/great_expectations/uncommitted \
  && chown -R nightshift /data /opt/airflow /var/lib/mlflow /tmp/spark /opt/nightshift
 

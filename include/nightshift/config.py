@@ -79,7 +79,7 @@ def quarantine_dir() -> Path:
 
 def dvc_repo_dir() -> Path:
     """The DVC repository whose cache and remote keep every training set restorable: NIGHTSHIFT_DVC_REPO, else the project."""
-    return Path(os.environ.get("NIGHTSHIFT_DVC_REPO", project_home())).resolve()
+    return _setting("NIGHTSHIFT_DVC_REPO", "the DVC repository that keeps every training set restorable", project_home())
 
 
 def params_path() -> Path:

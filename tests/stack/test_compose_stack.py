@@ -322,7 +322,7 @@ def test_the_stack_trains_and_scores_end_to_end(stack: Stack) -> None:
     stack.timings["nightly_scoring_run"] = run_seconds(scoring)
     scored = xcom(api, "nightly_scoring", scoring["dag_run_id"], "score")
 
-    t = step("check: the champion in the MLflow server's registry, its artifacts on the server, the rows in the warehouse")
+    t = step("check: the champion in the MLflow registry, its artifacts on the server, its training set in the DVC remote, the rows")
     registry = Api(MLFLOW)
     name = params["model"]["name"]
     champion = registry.call("GET", f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={params['model']['champion_alias']}")
@@ -330,6 +330,14 @@ def test_the_stack_trains_and_scores_end_to_end(stack: Stack) -> None:
     assert version["version"] == str(trained["model_version"]) == str(scored["model_version"])
     artifacts = registry.call("GET", f"/api/2.0/mlflow/artifacts/list?run_id={version['run_id']}")
     assert artifacts.get("files"), f"run {version['run_id']} of {name} v{version['version']} has no artifacts on the MLflow server"
+    run = registry.call("GET", f"/api/2.0/mlflow/runs/get?run_id={version['run_id']}")["run"]
+    run_tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
+    md5 = run_tags["dvc.training_set.md5"]
+    assert run_tags["dvc.training_set.remote"] == "stack"
+    # The training set is restorable by the md5 alone: its listing is in the stack's DVC remote (DVC's files/md5 layout).
+    listing = f"/data/dvc-remote/files/md5/{md5[:2]}/{md5[2:]}"
+    stack.run("exec", "-T", "airflow-scheduler", "test", "-s", listing)
+    print(f"    training set {md5} in the DVC remote ({listing})", flush=True)
     query = (
         "SELECT count(*), count(DISTINCT customer_id), min(model_version), max(model_version), "
         f"min(churn_probability) >= 0 AND max(churn_probability) <= 1 FROM churn_scores WHERE score_date = '{day.isoformat()}'"

@@ -121,6 +121,18 @@ def test_airflow_components_share_executor_secrets_and_connections(services: dic
     assert (warehouse.hostname, warehouse.path) == ("postgres", "/warehouse")
 
 
+def test_every_airflow_component_keeps_training_sets_in_one_dvc_repository_that_init_creates(services: dict) -> None:
+    # train_model's version_training_set pushes through the repository's default remote: both are volumes.
+    for name in ("airflow-init", *AIRFLOW):
+        env, volumes = services[name]["environment"], services[name].get("volumes", [])
+        assert env["NIGHTSHIFT_DVC_REPO"] == "/data/dvc", name
+        assert {"dvc:/data/dvc", "dvc-remote:/data/dvc-remote"} <= set(volumes), name
+    init = " ".join(services["airflow-init"]["command"])
+    assert "airflow db migrate" in init and "dvc init --no-scm" in init
+    assert 'dvc remote add --default --force stack "$NIGHTSHIFT_DVC_REMOTE_URL"' in init.replace("$$", "$")
+    assert services["airflow-init"]["environment"]["NIGHTSHIFT_DVC_REMOTE_URL"] == "/data/dvc-remote"
+
+
 def test_the_api_server_gets_the_ui_login_from_the_environment(services: dict) -> None:
     env = services["airflow-apiserver"]["environment"]
     assert {"AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD"} <= set(env)

@@ -6,11 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.config import MissingSettingError, data_dir, mlflow_artifact_root, mlflow_tracking_uri, quarantine_dir, work_dir
+from nightshift.config import (
+    MissingSettingError,
+    data_dir,
+    dvc_repo_dir,
+    mlflow_artifact_root,
+    mlflow_tracking_uri,
+    quarantine_dir,
+    work_dir,
+)
 
 pytestmark = pytest.mark.unit
 
-SETTINGS = ("NIGHTSHIFT_DATA_DIR", "NIGHTSHIFT_WORK_DIR", "NIGHTSHIFT_QUARANTINE_DIR", "MLFLOW_TRACKING_URI", "NIGHTSHIFT_MLFLOW_ARTIFACTS")
+SETTINGS = (
+    "NIGHTSHIFT_DATA_DIR",
+    "NIGHTSHIFT_WORK_DIR",
+    "NIGHTSHIFT_QUARANTINE_DIR",
+    "MLFLOW_TRACKING_URI",
+    "NIGHTSHIFT_MLFLOW_ARTIFACTS",
+    "NIGHTSHIFT_DVC_REPO",
+)
 
 
 @pytest.fixture
@@ -25,6 +40,7 @@ def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPa
 def test_locally_a_missing_setting_takes_its_project_local_default(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert data_dir() == tmp_path / "data" / "raw"
     assert work_dir() == tmp_path / "data" / "work"
+    assert dvc_repo_dir() == tmp_path
     assert mlflow_tracking_uri() == f"sqlite:///{tmp_path / '.mlflow' / 'mlflow.db'}"
 
 
@@ -35,6 +51,7 @@ def test_locally_a_missing_setting_takes_its_project_local_default(bare_env: pyt
         (work_dir, "NIGHTSHIFT_WORK_DIR"),
         (quarantine_dir, "NIGHTSHIFT_QUARANTINE_DIR"),
         (mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
+        (dvc_repo_dir, "NIGHTSHIFT_DVC_REPO"),
     ],
 )
 def test_a_deployment_without_local_defaults_refuses_a_missing_setting_by_name(bare_env: pytest.MonkeyPatch, setting, name: str) -> None:
