@@ -300,6 +300,8 @@ def test_the_stack_trains_and_scores_end_to_end(stack: Stack) -> None:
     )
     api = Api(AIRFLOW, login["access_token"])
     with pytest.raises(AssertionError, match="HTTP 401"):
+        Api(AIRFLOW).call("GET", "/api/v2/dags")
+    with pytest.raises(AssertionError, match=r"HTTP 403 .*Invalid JWT"):
         Api(AIRFLOW, "not-a-token").call("GET", "/api/v2/dags")
     wait_for_dag(api, "train_model")
     wait_for_dag(api, "nightly_scoring")
