@@ -14,6 +14,7 @@ from nightshift.features.columns import feature_columns
 from nightshift.model.registry import Aliases, ServingModel
 from nightshift.scoring.rollout import Canary, in_canary
 from nightshift.scoring.shadow import score_day_with_challenger
+from nightshift.warehouse.drift import scoring_version
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.schema import SHADOW_TABLE, ensure_schema, partition_name
 from tests.pg_helpers import query
@@ -135,6 +136,8 @@ def test_shadow_rows_are_the_challengers_and_a_rerun_replaces_both_tables(spark,
     assert first["shadow"]["status"] == second["shadow"]["status"] == "succeeded"
     assert second["replaced"] == CUSTOMERS and second["canary_rows"] == 0
     assert runs(url) == [("served", "1", "succeeded", CUSTOMERS, None), ("shadow", "2", "succeeded", CUSTOMERS, None)] * 2
+    # What drift monitoring reads as "the version that scored the day" stays the served one, though the shadow ran last.
+    assert scoring_version(url, DAY) == (MODEL, "1")
 
 
 def test_the_canary_serves_the_challenger_to_its_customers_and_fraction_zero_restores_the_champion(
