@@ -109,22 +109,30 @@ def _library_score(spark, loop: dict, day: date) -> dict:
     )
 
 
-def _coin(loop: dict, seed: int) -> str:
-    """A model of the right inputs fit on shuffled labels: registered, scoring like a coin."""
+def _coin(spark, loop: dict, seed: int) -> str:
+    """A model of the right inputs fit on shuffled labels (it scores like a coin), registered with what
+    drift monitoring reads of a trained version: its reference distributions and training dates."""
     import mlflow
     import xgboost as xgb
 
     from nightshift.config import load_params
     from nightshift.features.columns import feature_columns
+    from nightshift.features.jobs import scoring_features
+    from nightshift.model.evaluation import reference_distributions
     from nightshift.model.registry import configure_mlflow, ensure_experiment
 
-    columns = feature_columns(load_params()["features"]["windows_days"])
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(3000, len(columns))), columns=columns)
-    model = xgb.XGBClassifier(n_estimators=30, max_depth=3, nthread=1).fit(frame, rng.integers(0, 2, len(frame)))
+    windows = load_params()["features"]["windows_days"]
+    columns = feature_columns(windows)
+    out = Path(loop["env"]["NIGHTSHIFT_WORK_DIR"]) / "coin_features"
+    scoring_features(spark, Path(loop["env"]["NIGHTSHIFT_DATA_DIR"]), TRAINED_AS_OF, out, windows)
+    frame = pd.read_parquet(out)[columns]
+    labels = np.random.default_rng(seed).integers(0, 2, len(frame))
+    model = xgb.XGBClassifier(n_estimators=30, max_depth=3, nthread=1).fit(frame, labels)
     configure_mlflow()
     ensure_experiment(MODEL)
     with mlflow.start_run():
+        mlflow.log_param("data.date_max", (TRAINED_AS_OF - timedelta(days=30)).isoformat())
+        mlflow.log_dict(reference_distributions(frame, columns, model.predict_proba(frame)[:, 1], 10), "reference/distributions.json")
         info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL, input_example=frame.head(2))
     return str(info.registered_model_version)
 
@@ -147,7 +155,7 @@ def test_a_worse_challenger_is_retired_and_a_better_one_promoted(loop: dict, spa
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
 
     # Phase A: a worse challenger in shadow.
-    worse = _coin(loop, seed=1)
+    worse = _coin(spark, loop, seed=1)
     client.set_registered_model_alias(MODEL, "challenger", worse)
     for day in PHASE_A:
         result = _library_score(spark, loop, day)
@@ -168,7 +176,7 @@ def test_a_worse_challenger_is_retired_and_a_better_one_promoted(loop: dict, spa
     print(f"\nphase A: version {worse}: {tags['rollout.decision']} ({tags['rollout.reason']})")
 
     # Phase B: a coin serves, the good model comes back as a challenger.
-    coin = _coin(loop, seed=2)
+    coin = _coin(spark, loop, seed=2)
     set_champion(client, MODEL, coin, Aliases(), "test: a weak champion", expected="1")
     client.set_registered_model_alias(MODEL, "challenger", "1")
     for day in PHASE_B:
