@@ -15,7 +15,11 @@ snapshot predates the swap (REPEATABLE READ) sees the new day when it first read
 empty one, as it would if the rows carried the swapping transaction's id.
 
 Only (customer_id, churn_probability) travel per row: the lineage columns hold one value per publish
-(one scoring run scores a whole date), so the staging table takes them as column defaults.
+(one scoring run scores a whole date), so the staging table takes them as column defaults; rows served
+by another model (a canary's) are COPYed as a further group after the defaults are switched to its lineage.
+
+``churn_scores_shadow`` (a challenger's rows, served to nobody) is published the same way, with its own
+partitions and its own per-date lock, so a shadow publish never waits on the served one.
 """
 
 from __future__ import annotations
