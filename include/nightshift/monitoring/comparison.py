@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nightshift.monitoring.performance import ALL, ROC_AUC, _segments, segment_metrics
+from nightshift.monitoring.performance import ALL, ROC_AUC, segment_masks, segment_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,7 +141,7 @@ def compare_day(
         for model in ("champion", "challenger")
     }
     out = []
-    for segment, inside in _segments(frame):
+    for segment, inside in segment_masks(frame):
         part = frame[inside]
         if part.empty:
             continue
