@@ -150,11 +150,20 @@ PAIR_SCHEMA = "customer_id long, churn_probability double, challenger_probabilit
 
 
 def check_booster_inputs(booster_raw: bytes, columns: Sequence[str], what: str) -> None:
-    """ValueError unless the booster takes exactly as many inputs as ``columns`` (a nameless booster is checked by count)."""
+    """ValueError unless the booster is a binary classifier taking as many inputs as ``columns``.
+
+    A nameless booster is checked by count; another objective (multi-class, regression) would return
+    something other than one churn probability per row, which the pass would publish as if it were.
+    """
+    import json
+
     xgb = _import_xgboost()
     booster = xgb.Booster(model_file=bytearray(booster_raw))
     if booster.num_features() != len(columns):
         raise ValueError(f"{what} takes {booster.num_features()} features, but scoring provides {len(columns)}: {list(columns)}")
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective != "binary:logistic":
+        raise ValueError(f"{what} has objective {objective!r}: only binary:logistic gives a churn probability per row")
 
 
 def _predict_pair_partition(

@@ -39,7 +39,7 @@ def features_frame(ids: np.ndarray, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServingModel]]:
-    """Version 1 champion; 2 a good challenger; 3 trained on fewer inputs; 4 with a corrupted artifact."""
+    """Version 1 champion; 2 a good challenger; 3 trained on fewer inputs; 4 with a corrupted artifact; 5 multi-class."""
     import mlflow
     import xgboost as xgb
     from mlflow.tracking import MlflowClient
@@ -55,9 +55,16 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
         train = features_frame(np.arange(1_500), seed=1)
         label = (train["failed_payments_30d"] + np.random.default_rng(2).normal(0, 1, len(train)) > 3).astype(int)
         versions = {}
-        for inputs, depth in ((COLUMNS, 2), (COLUMNS, 4), (COLUMNS[:-3], 3), (COLUMNS, 3)):
+        three_classes = label + (train["tickets_30d"] > 3)
+        for inputs, depth, y in (
+            (COLUMNS, 2, label),
+            (COLUMNS, 4, label),
+            (COLUMNS[:-3], 3, label),
+            (COLUMNS, 3, label),
+            (COLUMNS, 2, three_classes),
+        ):
             model = xgb.XGBClassifier(n_estimators=20, max_depth=depth, nthread=1)
-            model.fit(train[inputs], label)
+            model.fit(train[inputs], y)
             with mlflow.start_run() as run:
                 info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
             versions[str(info.registered_model_version)] = ServingModel(MODEL, str(info.registered_model_version), run.info.run_id, "")
@@ -160,7 +167,7 @@ def test_the_canary_serves_the_challenger_to_its_customers_and_fraction_zero_res
     assert set(rows(url, "churn_scores")["model_version"]) == {"1"}
 
 
-@pytest.mark.parametrize(("version", "problem"), [("3", "features"), ("4", "cannot score")])
+@pytest.mark.parametrize(("version", "problem"), [("3", "features"), ("4", "cannot score"), ("5", "multi:softprob")])
 def test_a_broken_challenger_is_recorded_and_the_champion_publishes_as_before(
     spark, registry, features, url, tmp_path, version: str, problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
