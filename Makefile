@@ -12,7 +12,7 @@ demo: $(STAMP)
 test: lint
 	$(BIN)/pytest -q -m "not slow and not stack"
 
-# The slow tier: the drift loop end to end (about 17 minutes on 2 cores).
+# The slow tier: the drift loop (about 17 minutes on 2 cores) and the rollout loop end to end.
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m "slow and not stack"
 

@@ -16,6 +16,11 @@ after a drift-triggered retrain, and labels newer than the champion's training d
 reason, drifted columns), which starts `train_model`, only when the policy says retrain; otherwise
 it is skipped and nothing downstream runs.
 
+When a challenger scored in shadow, the matured dates also get the champion/challenger comparison
+(`model_comparison`, from the same labels), and `rollout_decision` applies the rollout policy of
+`params.yaml` (`rollout`): promote on evidence, keep or retire, recorded as registry tags and an
+MLflow run with the plot of both models' daily realized AUC.
+
 Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored
 it (read from `scoring_runs`); `scores_event` replays a `churn_scores` event's extra as the asset
 trigger would pass it.
@@ -90,8 +95,29 @@ def drift_monitor():
 
         p = load_params()
         todo = {date.fromisoformat(d): date.fromisoformat(s) for d, s in matured["dates"].items()}
+        from nightshift.monitoring.comparison import Bootstrap
+
         horizon, bins = int(p["train"]["label_horizon_days"]), int(p["train"]["calibration_bins"])
-        return measure_realized(spark, warehouse_url(), data_dir(), date.fromisoformat(matured["day"]), todo, horizon, bins)
+        day = date.fromisoformat(matured["day"])
+        # The challenger's shadow rows are compared here, on the labels just built for the served rows.
+        return measure_realized(spark, warehouse_url(), data_dir(), day, todo, horizon, bins, Bootstrap.from_params(p["rollout"]))
+
+    # Only after new labels matured (skipped with realized_performance otherwise): the evidence changed.
+    @task
+    def rollout_decision(measured: list, **context) -> dict | None:
+        from datetime import date
+
+        from nightshift.airflow.context import warehouse_url
+        from nightshift.config import load_params
+        from nightshift.model.registry import Aliases
+        from nightshift.model.rollout import decide_and_apply
+        from nightshift.monitoring.comparison import RolloutPolicy
+        from nightshift.warehouse.comparison import read_comparison
+
+        p = load_params()
+        day = date.fromisoformat(judged_refs(context)[-1]["score_date"])
+        rows = read_comparison(warehouse_url(), until=day)
+        return decide_and_apply(p["model"]["name"], Aliases.from_params(p["model"]), RolloutPolicy.from_params(p["rollout"]), rows, day)
 
     # Runs whether or not realized_performance did: the decision reads whatever realized figures are stored.
     @task(trigger_rule="none_failed")
@@ -136,7 +162,9 @@ def drift_monitor():
         return extra
 
     summary = monitor()
-    realized_performance(matured_labels()) >> summary
+    measured = realized_performance(matured_labels())
+    measured >> summary
+    rollout_decision(measured)
     request_retrain(summary)
 
 

@@ -9,6 +9,12 @@ validates them in Spark, scores every active customer with the registry's `champ
 replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset event carries the
 date, model name and version and row count in its extra, for `drift_monitor`.
 
+When the registry has a `challenger` other than the champion, it scores every customer in the same
+Spark pass and its rows go to `churn_scores_shadow` (served to nobody); with `rollout.canary_fraction`
+above 0 a fixed slice of customers is served the challenger's score (`model_version` per row). A
+challenger that fails is logged and recorded as a failed `shadow` run in `scoring_runs`; the
+champion's rows are published all the same.
+
 A failed validation fails the run at once (no retries: bad data stays bad), names the
 suite, each failed expectation and example values, copies the data to the quarantine
 folder with the validation result, and records the run in `data_quality_runs`; the
@@ -96,11 +102,14 @@ def nightly_scoring():
 
         from nightshift.airflow.context import scored_day, warehouse_url
         from nightshift.config import day_scores_dir, load_params
-        from nightshift.scoring.score import score_day
+        from nightshift.model.registry import Aliases
+        from nightshift.scoring.rollout import Canary
+        from nightshift.scoring.shadow import score_day_with_challenger
 
         p = load_params()
         day = scored_day(context)
-        result = score_day(
+        # The challenger (if any) scores in shadow and serves the canary; it can never fail the champion's publish.
+        result = score_day_with_challenger(
             spark,
             Path(features["path"]),
             day,
@@ -108,7 +117,8 @@ def nightly_scoring():
             p["model"]["name"],
             p["features"]["windows_days"],
             day_scores_dir(day),
-            p["model"]["champion_alias"],
+            Aliases.from_params(p["model"]),
+            Canary.from_params(p["rollout"]),
         )
         # drift_monitor runs on this event and has no logical date: the extra tells it which day, which
         # version scored it and where the day's features and scores are.

@@ -54,5 +54,11 @@ def test_a_scored_day_is_judged_and_a_matured_day_is_measured(trained, pg_url: s
         states = dict(conn.execute("SELECT task_id, state FROM task_instance WHERE dag_id = 'drift_monitor'").fetchall())
         drift_events = "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = 'churn_drift'"
         events = conn.execute(drift_events).fetchone()
-    assert states == {"matured_labels": "success", "realized_performance": "success", "monitor": "success", "request_retrain": "skipped"}
+    assert states == {
+        "matured_labels": "success",
+        "realized_performance": "success",
+        "monitor": "success",
+        "request_retrain": "skipped",
+        "rollout_decision": "success",  # no challenger: nothing to decide, nothing moved
+    }
     assert events == (0,)

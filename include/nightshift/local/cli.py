@@ -278,6 +278,29 @@ def cmd_model_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_compare(args: argparse.Namespace) -> int:
+    from nightshift.local.database import database_url
+    from nightshift.model.registry import model_version, registry_client
+    from nightshift.monitoring.comparison import comparison_table
+    from nightshift.warehouse.comparison import read_comparison
+
+    name, _ = _model_context()
+    rows = read_comparison(database_url(), args.since, args.until)
+    if not rows:
+        raise LookupError(
+            f"no champion/challenger comparison for score dates {args.since} to {args.until}: a date is compared by drift_monitor "
+            "once its labels mature, when a challenger scored it in shadow (churn_scores_shadow)"
+        )
+    print(f"{name}: champion (c.) vs challenger (x.) on the same customers; auc_diff = challenger - champion, bootstrap interval")
+    print(comparison_table(rows))
+    client = registry_client()
+    for version in sorted({r.challenger_version for r in rows}, key=int):
+        tags = model_version(client, name, version).tags
+        if tags.get("rollout.decision"):
+            print(f"challenger {version}: {tags['rollout.decision']} ({tags.get('rollout.reason', '')})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nightshift.config import load_params
     from nightshift.local.badinput import BAD_KINDS
@@ -344,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     lin = model_sub.add_parser("lineage", help="VERSION's run, data fingerprint, git commit, params and gate verdict")
     lin.add_argument("version")
     lin.set_defaults(func=cmd_model_lineage)
+    cmp = model_sub.add_parser("compare", help="champion vs challenger on matured score dates, per segment, and the rollout decision")
+    cmp.add_argument("--since", type=_date, default=dt.date.min, help="first score date (default: all)")
+    cmp.add_argument("--until", type=_date, default=dt.date.max, help="last score date (default: all)")
+    cmp.set_defaults(func=cmd_model_compare)
 
     features = sub.add_parser("features", help="the Spark feature jobs the DAGs run")
     features_sub = features.add_subparsers(dest="features_command", required=True)

@@ -6,4 +6,5 @@
 - `lineage`: the training data's fingerprint and the git commit.
 - `registry`: the MLflow store, aliases, champion history and rollback.
 - `gate`: the gate's verdict (pure); `lifecycle`: applying it, and `nightshift model ...`.
+- `rollout`: the rollout policy's verdict applied to the registry (promote on evidence, retire), with its MLflow run.
 """

@@ -6,4 +6,5 @@
 - `reference`: the reference distributions and training lineage of a registered model version.
 - `report`: the per-date PNG and HTML drift report.
 - `monitor`: one date end to end: measure, decide, store atomically, render.
+- `comparison`: champion against challenger on matured days (paired bootstrap) and the rollout policy (pure).
 """

@@ -48,7 +48,8 @@ def matured_dates(scored: Sequence[date], snapshots: Sequence[date], day: date, 
     return label_snapshots(landed, [s for s in scored if s < day], horizon_days)
 
 
-def _segments(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+def segment_masks(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    """(segment, row mask) for every customer, each plan and each region: the segments every realized figure is given for."""
     out = [(ALL, frame["label"].notna())]
     for kind, values in (("plan", PLANS), ("region", REGIONS)):
         out += [(f"{kind}={value}", frame[kind] == value) for value in values]
@@ -65,7 +66,7 @@ def segment_metrics(frame: pd.DataFrame, calibration_bins: int) -> list[tuple[st
     from nightshift.model.evaluation import calibration_metrics, evaluate
 
     out = []
-    for segment, inside in _segments(frame):
+    for segment, inside in segment_masks(frame):
         part = frame[inside]
         if part.empty:
             continue

@@ -25,7 +25,10 @@ from nightshift.warehouse.performance import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
+
+    from nightshift.monitoring.comparison import Bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,13 @@ def measure_realized(
     todo: dict[date, date],
     horizon_days: int,
     calibration_bins: int,
+    bootstrap: Bootstrap | None = None,
 ) -> list[dict[str, Any]]:
-    """Compute and store the realized performance of each date of ``todo``; a summary per date."""
+    """Compute and store the realized performance of each date of ``todo``; a summary per date.
+
+    With ``bootstrap``, a date that also has a challenger's shadow rows gets its champion/challenger
+    comparison (``model_comparison``) from the same labels.
+    """
     from pyspark.sql import functions as F
 
     from nightshift.features.point_in_time import build_labels, read_customers
@@ -78,5 +86,46 @@ def measure_realized(
         auc = {r.model_version: r.value for r in rows if r.segment == ALL and r.metric == ROC_AUC}
         log.info("%s: %d of %d published customers labelled; realized ROC AUC %s", score_date, len(frame), len(scores), auc)
         summary = {"score_date": score_date.isoformat(), "label_snapshot": snapshot.isoformat(), "labelled": len(frame)}
+        if bootstrap is not None:
+            summary["compared"] = compare_shadow(url, score_date, snapshot, frame, calibration_bins, bootstrap)
         out.append({**summary, "scored": len(scores), "roc_auc": auc})
     return out
+
+
+def compare_shadow(url: str, score_date: date, snapshot: date, served: pd.DataFrame, calibration_bins: int, bootstrap: Bootstrap) -> int:
+    """Champion against challenger on ``score_date``'s customers both scored; the comparison rows stored.
+
+    ``served`` is the date's labelled published rows. The champion's are the rows of the version that
+    is not the shadow's: with a canary, its customers were served the challenger, so the champion has
+    no score of theirs and they are left out of the comparison.
+    """
+    from nightshift.monitoring.comparison import compare_day
+    from nightshift.warehouse.comparison import shadow_scores, write_comparison
+
+    shadow = shadow_scores(url, score_date)
+    if shadow.empty:
+        return 0
+    challenger = str(shadow["model_version"].iloc[0])
+    champion_rows = served[served["model_version"].astype(str) != challenger]
+    champions = sorted(champion_rows["model_version"].astype(str).unique())
+    if len(champions) != 1:
+        log.warning("%s: no single champion version among its served rows (%s); no comparison", score_date, champions)
+        return 0
+    frame = champion_rows.rename(columns={"churn_probability": "champion"}).merge(
+        shadow[["customer_id", "churn_probability"]].rename(columns={"churn_probability": "challenger"}), on="customer_id"
+    )
+    rows = compare_day(score_date, str(served["model_name"].iloc[0]), champions[0], challenger, frame, calibration_bins, bootstrap)
+    write_comparison(url, score_date, snapshot, rows)
+    everyone = rows[0] if rows else None
+    if everyone is not None and everyone.auc_diff is not None:
+        log.info(
+            "%s: challenger %s vs champion %s on %d customers: ROC AUC difference %+.4f [%+.4f, %+.4f]",
+            score_date,
+            challenger,
+            champions[0],
+            everyone.rows,
+            everyone.auc_diff,
+            everyone.auc_diff_low,
+            everyone.auc_diff_high,
+        )
+    return len(rows)

@@ -2,4 +2,6 @@
 
 - `predict`: the booster broadcast once, every partition predicting its own rows.
 - `score`: score a date with the model behind an alias and publish it, audited in `scoring_runs`.
+- `shadow`: champion and challenger in one pass: served rows (the canary's from the challenger) and shadow rows.
+- `rollout`: the canary's settings and its stable split of customers.
 """

@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 
 SCORES_SCHEMA = "customer_id long, churn_probability double"
 
-# The booster last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
-# workers across tasks, so a worker parses the model once per scoring job, not once per partition;
-# one slot, so a long-lived worker never accumulates old models.
+# The boosters last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
+# workers across tasks, so a worker parses a model once per scoring job, not once per partition;
+# two slots (champion and challenger in shadow), so a long-lived worker never accumulates old models.
 _WORKER_BOOSTER: dict[str, Any] = {}
+_WORKER_SLOTS = 2
 
 
 def load_booster(model_uri: str, columns: Sequence[str]) -> bytes:
@@ -79,7 +80,8 @@ def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
         xgb = _import_xgboost()
         booster = xgb.Booster(model_file=bytearray(raw.value))
         booster.set_param({"nthread": nthread})
-        _WORKER_BOOSTER.clear()
+        while len(_WORKER_BOOSTER) >= _WORKER_SLOTS:
+            del _WORKER_BOOSTER[next(iter(_WORKER_BOOSTER))]  # the oldest: dicts keep insertion order
         _WORKER_BOOSTER[key] = booster
     return _WORKER_BOOSTER[key]
 
@@ -141,4 +143,88 @@ def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes,
     finally:
         raw.destroy()
     log.info("scored %s with model %s -> %s", features_path, key[:12], out_dir)
+    return out_dir
+
+
+PAIR_SCHEMA = "customer_id long, churn_probability double, challenger_probability double, canary boolean"
+
+
+def check_booster_inputs(booster_raw: bytes, columns: Sequence[str], what: str) -> None:
+    """ValueError unless the booster is a binary classifier taking as many inputs as ``columns``.
+
+    A nameless booster is checked by count; another objective (multi-class, regression) would return
+    something other than one churn probability per row, which the pass would publish as if it were.
+    """
+    import json
+
+    xgb = _import_xgboost()
+    booster = xgb.Booster(model_file=bytearray(booster_raw))
+    if booster.num_features() != len(columns):
+        raise ValueError(f"{what} takes {booster.num_features()} features, but scoring provides {len(columns)}: {list(columns)}")
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective != "binary:logistic":
+        raise ValueError(f"{what} has objective {objective!r}: only binary:logistic gives a churn probability per row")
+
+
+def _predict_pair_partition(
+    batches: Iterator[pa.RecordBatch],
+    keys: tuple[str, str],
+    raws: tuple[Broadcast, Broadcast],
+    columns: list[str],
+    nthread: int,
+    canary: Any,
+) -> Iterator[pa.RecordBatch]:
+    import numpy as np
+    import pyarrow as pa
+
+    from nightshift.scoring.rollout import in_canary
+
+    champion = _worker_booster(keys[0], raws[0], nthread)
+    challenger = _worker_booster(keys[1], raws[1], nthread)
+    for batch in batches:
+        # One matrix, two models: the features are read and converted once.
+        matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
+        arrays = []
+        for booster in (champion, challenger):
+            p = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+            arrays.append(pa.Array.from_buffers(pa.float64(), len(p), [None, pa.py_buffer(p)]))
+        ids = batch.column("customer_id").cast(pa.int64())
+        mask = in_canary(np.frombuffer(ids.buffers()[1], dtype=np.int64, count=ids.offset + len(ids))[ids.offset :], canary)
+        bits = np.packbits(mask, bitorder="little")
+        flags = pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits.tobytes())])
+        yield pa.RecordBatch.from_arrays(
+            [ids, *arrays, flags], names=["customer_id", "churn_probability", "challenger_probability", "canary"]
+        )
+
+
+def score_features_pair(
+    spark: SparkSession,
+    features_path: Path,
+    champion_raw: bytes,
+    challenger_raw: bytes,
+    columns: Sequence[str],
+    out_dir: Path,
+    canary: Any,
+) -> Path:
+    """Champion and challenger on every row in one pass (both boosters broadcast once, the features read once).
+
+    Writes customer_id, churn_probability (the champion's), challenger_probability and canary (the
+    challenger serves this customer, ``nightshift.scoring.rollout``) as Parquet to ``out_dir``, replacing it.
+    """
+    features = spark.read.parquet(str(features_path))
+    missing = [c for c in ["customer_id", *columns] if c not in features.columns]
+    if missing:
+        raise ValueError(f"features at {features_path} lack model inputs {missing}")
+    keys = (hashlib.sha256(champion_raw).hexdigest(), hashlib.sha256(challenger_raw).hexdigest())
+    nthread = int(spark.conf.get("spark.task.cpus", "1"))
+    raws = (spark.sparkContext.broadcast(champion_raw), spark.sparkContext.broadcast(challenger_raw))
+    try:
+        scores = features.select("customer_id", *columns).mapInArrow(
+            partial(_predict_pair_partition, keys=keys, raws=raws, columns=list(columns), nthread=nthread, canary=canary), PAIR_SCHEMA
+        )
+        scores.write.mode("overwrite").parquet(str(out_dir))
+    finally:
+        for raw in raws:
+            raw.destroy()
+    log.info("scored %s with champion %s and challenger %s -> %s", features_path, keys[0][:12], keys[1][:12], out_dir)
     return out_dir

@@ -6,4 +6,5 @@
 - `publish`: replace a date's rows atomically (staging table, attach or swap in one transaction).
 - `audit`: `scoring_runs` rows (running, failed; succeeded is written by the publish), runs of dead workers found.
 - `readers`: published rows back out.
+- `comparison`: `model_comparison` (champion against challenger per matured date and segment), shadow rows back out.
 """

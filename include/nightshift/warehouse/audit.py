@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import psycopg2.extensions
 
 from nightshift.warehouse.connection import open_connection
-from nightshift.warehouse.schema import RUNS_TABLE, check_score_date
+from nightshift.warehouse.schema import RUNS_TABLE, SERVED, SHADOW, check_score_date
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,18 @@ def fail_abandoned_runs(cur: psycopg2.extensions.cursor, found_by: str) -> list[
 
 
 @contextmanager
-def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str) -> Iterator[int]:
+def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str, role: str = SERVED) -> Iterator[int]:
     """Record a scoring run of ``score_date`` as running and yield its id; the block is the run.
+
+    ``role`` is ``served`` (churn_scores) or ``shadow`` (the challenger's churn_scores_shadow).
 
     Runs left behind by dead workers are marked failed first. The run's lock is held until the
     block ends; an exception out of the block marks the run failed with it. Success is the
     publish's to record (``publish_score_batches(..., scoring_run=id)``), inside the block.
     """
     check_score_date(score_date)
+    if role not in (SERVED, SHADOW):
+        raise ValueError(f"scoring run role must be {SERVED!r} or {SHADOW!r}, got {role!r}")
     conn = open_connection(url)
     try:
         with conn, conn.cursor() as cur:  # committed on its own: a rolled-back transaction would undo a SET
@@ -77,8 +81,8 @@ def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: s
             fail_abandoned_runs(cur, f"the scoring run of {score_date.isoformat()} that started next")
         with conn, conn.cursor() as cur:
             cur.execute(
-                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id) VALUES (%s, %s, %s, %s) RETURNING id",
-                (score_date, model_name, model_version, run_id),
+                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (score_date, model_name, model_version, run_id, role),
             )
             (run,) = cur.fetchone()
             # Taken before the insert commits: no other session ever sees this row running without its lock.
@@ -97,5 +101,21 @@ def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: s
             except Exception:  # the original error matters more than a failed audit update
                 log.exception("could not mark scoring run %d failed; the next scoring run will", run)
             raise
+    finally:
+        conn.close()
+
+
+def record_failed_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str, role: str, error: str) -> int:
+    """Record a scoring run that failed before it could start (e.g. a challenger whose model does not load); return its id."""
+    check_score_date(score_date)
+    conn = open_connection(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role, status, error, finished_at)"
+                " VALUES (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp()) RETURNING id",
+                (score_date, model_name, model_version, run_id, role, error),
+            )
+            return int(cur.fetchone()[0])
     finally:
         conn.close()

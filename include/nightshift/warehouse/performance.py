@@ -89,7 +89,7 @@ def dates_with_performance(url: str) -> set[dt.date]:
 def published_dates(url: str) -> list[dt.date]:
     """Dates with a succeeded scoring run: their rows in churn_scores are what was served."""
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT score_date FROM scoring_runs WHERE status = 'succeeded' ORDER BY score_date")
+        cur.execute("SELECT DISTINCT score_date FROM scoring_runs WHERE status = 'succeeded' AND role = 'served' ORDER BY score_date")
         return [r[0] for r in cur.fetchall()]
 
 

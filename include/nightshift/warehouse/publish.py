@@ -15,7 +15,11 @@ snapshot predates the swap (REPEATABLE READ) sees the new day when it first read
 empty one, as it would if the rows carried the swapping transaction's id.
 
 Only (customer_id, churn_probability) travel per row: the lineage columns hold one value per publish
-(one scoring run scores a whole date), so the staging table takes them as column defaults.
+(one scoring run scores a whole date), so the staging table takes them as column defaults; rows served
+by another model (a canary's) are COPYed as a further group after the defaults are switched to its lineage.
+
+``churn_scores_shadow`` (a challenger's rows, served to nobody) is published the same way, with its own
+partitions and its own per-date lock, so a shadow publish never waits on the served one.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,8 @@ from nightshift.warehouse.schema import (
     LOCK_NAMESPACE,
     RUNS_TABLE,
     SCORES_TABLE,
+    SHADOW_LOCK_NAMESPACE,
+    SHADOW_TABLE,
     TEXT_COLUMNS,
     check_score_date,
     create_schema,
@@ -94,6 +100,10 @@ class SwapPolicy:
         return cls(int(swap["lock_timeout_ms"]), int(swap["attempts"]), float(swap["backoff_seconds"]))
 
 
+# The advisory lock namespace serialising the publishers of one date, per published table.
+_LOCKS = {SCORES_TABLE: LOCK_NAMESPACE, SHADOW_TABLE: SHADOW_LOCK_NAMESPACE}
+
+
 # How a publish made the rows the date's: a new partition, a swapped-in partition, or an in-place rewrite.
 ATTACHED, SWAPPED, REWRITTEN = "attached", "swapped", "rewritten"
 
@@ -118,6 +128,9 @@ def publish_score_batches(
     batches: Iterable[ScoreBatch],
     scoring_run: int | None = None,
     swap: SwapPolicy | None = None,
+    *,
+    table: str = SCORES_TABLE,
+    more: Sequence[tuple[ScoreLineage, Iterable[ScoreBatch]]] = (),
 ) -> Published:
     """Replace ``score_date``'s rows with the streamed batches, atomically.
 
@@ -126,45 +139,54 @@ def publish_score_batches(
     batch is in memory at a time. customer_id uniqueness across batches is enforced by the primary key.
     With ``scoring_run``, that ``scoring_runs`` row is marked succeeded in the same transaction, so the
     audit and the data never disagree. ``swap`` defaults to params.yaml ``warehouse.swap``.
+
+    ``table`` is churn_scores or churn_scores_shadow (the challenger's rows, same columns and path).
+    ``more`` adds rows served by other models (the canary's), each group with its own lineage, in the
+    same load: the date still changes in one swap.
     """
     check_score_date(score_date)
+    if table not in _LOCKS:
+        raise ValueError(f"cannot publish scores to {table!r}: only to {sorted(_LOCKS)}")
     swap = swap or SwapPolicy.from_params()
     t0 = time.monotonic()
-    source = BinaryCopySource(batches)
+    groups = [(lineage, BinaryCopySource(batches)), *((extra, BinaryCopySource(rows)) for extra, rows in more)]
     conn = open_connection(url)
     try:
         with conn, conn.cursor() as cur:
             create_schema(cur)
         with conn, conn.cursor() as cur:
             # Named after the session: concurrent publishers of one date each load their own table.
-            staging = f"{SCORES_TABLE}_load_{conn.get_backend_pid()}"
-            _create_staging(cur, staging, score_date, lineage)
-            try:
-                cur.copy_expert(
-                    sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
-                    .format(sql.Identifier(staging))
-                    .as_string(cur),
-                    source,
-                    size=1 << 20,
-                )
-            except psycopg2.Error:
-                if source.error is not None:
-                    raise source.error from None
-                raise
-            if source.rows == 0:
+            staging = f"{table}_load_{conn.get_backend_pid()}"
+            _create_staging(cur, staging, score_date, table)
+            for group_lineage, source in groups:
+                _set_lineage(cur, staging, score_date, group_lineage)
+                try:
+                    cur.copy_expert(
+                        sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
+                        .format(sql.Identifier(staging))
+                        .as_string(cur),
+                        source,
+                        size=1 << 20,
+                    )
+                except psycopg2.Error:
+                    if source.error is not None:
+                        raise source.error from None
+                    raise
+            rows = sum(source.rows for _, source in groups)
+            if rows == 0:
                 # An empty publish would silently wipe the day's scores; that is never what a scoring run means.
                 raise ValueError(f"no score rows for {score_date}: refusing to replace the date's scores with nothing")
             # Serialise publishers of the same date: without it, two concurrent reruns could both find
             # the date missing, or both delete the old rows and then collide (or mix) on insert.
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, score_date.toordinal()))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS[table], score_date.toordinal()))
             try:
-                replaced, method, attempts = _swap_in(cur, staging, score_date, swap)
+                replaced, method, attempts = _swap_in(cur, staging, score_date, swap, table)
             except psycopg2.errors.UniqueViolation as exc:
                 raise ValueError(f"scores for {score_date} hold duplicated customer_id values: {exc.diag.message_detail}") from exc
             if scoring_run is not None:
                 cur.execute(
                     f"UPDATE {RUNS_TABLE} SET status = 'succeeded', rows = %s, finished_at = clock_timestamp() WHERE id = %s",
-                    (source.rows, scoring_run),
+                    (rows, scoring_run),
                 )
                 if cur.rowcount != 1:
                     raise LookupError(f"scoring run {scoring_run} is not in {RUNS_TABLE}; rolled back")
@@ -172,16 +194,17 @@ def publish_score_batches(
         conn.close()
     result = Published(
         score_date=score_date,
-        rows=source.rows,
+        rows=rows,
         replaced=replaced,
-        mean_probability=source.probability_sum / source.rows,
+        mean_probability=sum(source.probability_sum for _, source in groups) / rows,
         seconds=time.monotonic() - t0,
         method=method,
         lock_attempts=attempts,
     )
     log.info(
-        "published %d churn scores for %s (replaced %d, %s) in %.2fs",
+        "published %d rows to %s for %s (replaced %d, %s) in %.2fs",
         result.rows,
+        table,
         score_date,
         replaced,
         method,
@@ -190,26 +213,35 @@ def publish_score_batches(
     return result
 
 
-def _create_staging(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, lineage: ScoreLineage) -> None:
-    """A table shaped like churn_scores whose defaults fill every column but the two that are COPYed."""
+def _create_staging(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, parent: str) -> None:
+    """A table shaped like ``parent``, holding only ``score_date``'s rows."""
     table = sql.Identifier(staging)
-    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING CONSTRAINTS)").format(table, sql.Identifier(SCORES_TABLE)))
-    defaults = {"score_date": score_date, **{c: getattr(lineage, c) for c in LINEAGE_COLUMNS}}
+    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING CONSTRAINTS)").format(table, sql.Identifier(parent)))
     cur.execute(
-        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (score_date = %s), {}").format(
-            table,
-            # Implies the partition bound, so attaching the table as the date's partition needs no scan.
-            sql.Identifier("partition_score_date"),
-            sql.SQL(", ").join(sql.SQL("ALTER COLUMN {} SET DEFAULT %s").format(sql.Identifier(c)) for c in defaults),
-        ),
-        (score_date, *defaults.values()),
+        # Implies the partition bound, so attaching the table as the date's partition needs no scan.
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (score_date = %s)").format(table, sql.Identifier("partition_score_date")),
+        (score_date,),
     )
 
 
-def _swap_in(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, swap: SwapPolicy) -> tuple[int, str, int]:
+def _set_lineage(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, lineage: ScoreLineage) -> None:
+    """Column defaults that fill every column but the two COPYed, for the rows COPYed next."""
+    defaults = {"score_date": score_date, **{c: getattr(lineage, c) for c in LINEAGE_COLUMNS}}
+    cur.execute(
+        sql.SQL("ALTER TABLE {} {}").format(
+            sql.Identifier(staging),
+            sql.SQL(", ").join(sql.SQL("ALTER COLUMN {} SET DEFAULT %s").format(sql.Identifier(c)) for c in defaults),
+        ),
+        tuple(defaults.values()),
+    )
+
+
+def _swap_in(
+    cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, swap: SwapPolicy, parent_table: str = SCORES_TABLE
+) -> tuple[int, str, int]:
     """Make the staged rows the date's rows; return how many rows they replace, how, and the lock attempts."""
-    table, parent = sql.Identifier(staging), sql.Identifier(SCORES_TABLE)
-    name = partition_name(score_date)
+    table, parent = sql.Identifier(staging), sql.Identifier(parent_table)
+    name = partition_name(score_date, parent_table)
     partition, pkey = sql.Identifier(name), sql.Identifier(f"{name}_pkey")
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
     exists = cur.fetchone()[0]
@@ -247,7 +279,7 @@ def _swap_in(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date,
         except psycopg2.errors.LockNotAvailable:
             # Undoes the SET LOCAL too: nothing after the swap runs under the short timeout.
             cur.execute("ROLLBACK TO SAVEPOINT partition_swap")
-            log.warning("swapping in %s: churn_scores stayed locked by a reader (attempt %d of %d)", name, attempt, swap.attempts)
+            log.warning("swapping in %s: %s stayed locked by a reader (attempt %d of %d)", name, parent_table, attempt, swap.attempts)
             if attempt < swap.attempts:
                 time.sleep(delay)
                 delay *= 2
@@ -258,7 +290,7 @@ def _swap_in(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date,
     # A reader kept the table through every attempt: replace the rows inside the existing partition, which
     # takes no lock readers wait on. Key order: appending to the primary key's b-tree in order is about twice
     # as fast as random inserts.
-    log.warning("rewriting %s in place: a reader held churn_scores through %d swap attempts", name, swap.attempts)
+    log.warning("rewriting %s in place: a reader held %s through %d swap attempts", name, parent_table, swap.attempts)
     cur.execute(sql.SQL("DELETE FROM {}").format(partition))
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {} ORDER BY customer_id").format(partition, table))
     cur.execute(sql.SQL("DROP TABLE {}").format(table))

@@ -17,7 +17,11 @@ from nightshift.warehouse.connection import connect
 log = logging.getLogger(__name__)
 
 SCORES_TABLE = "churn_scores"
+# The challenger's scores of every customer, scored next to the champion and served to nobody.
+SHADOW_TABLE = "churn_scores_shadow"
 RUNS_TABLE = "scoring_runs"
+# What a scoring run published: the served rows of churn_scores, or the challenger's shadow rows.
+SERVED, SHADOW = "served", "shadow"
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "churn_probability",
@@ -31,6 +35,8 @@ LINEAGE_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "run_id", "da
 TEXT_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "run_id", "data_version")
 # Constant first key of the two-int advisory locks taken on this table ("NSCS").
 LOCK_NAMESPACE = 0x4E534353
+# The same for churn_scores_shadow ("NSSH"): the shadow publish of a date never waits on the served one.
+SHADOW_LOCK_NAMESPACE = 0x4E535348
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCORES_TABLE} (
     score_date        date             NOT NULL,
@@ -58,14 +64,17 @@ CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (
     error         text
 );
 CREATE INDEX IF NOT EXISTS {RUNS_TABLE}_score_date_idx ON {RUNS_TABLE} (score_date, started_at);
+CREATE TABLE IF NOT EXISTS {SHADOW_TABLE} (LIKE {SCORES_TABLE} INCLUDING CONSTRAINTS, PRIMARY KEY (score_date, customer_id))
+    PARTITION BY LIST (score_date);
+ALTER TABLE {RUNS_TABLE} ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT '{SERVED}';
 """
 
 _COLUMN_LIST = ", ".join(REQUIRED_COLUMNS)
 
 
-def partition_name(score_date: dt.date) -> str:
-    """The table holding ``score_date``'s rows: one partition of churn_scores per date."""
-    return f"{SCORES_TABLE}_d{score_date:%Y%m%d}"
+def partition_name(score_date: dt.date, table: str = SCORES_TABLE) -> str:
+    """The table holding ``score_date``'s rows: one partition of ``table`` per date."""
+    return f"{table}_d{score_date:%Y%m%d}"
 
 
 def _migrate_unpartitioned(cur: psycopg2.extensions.cursor) -> None:

@@ -96,6 +96,7 @@ def test_ensure_schema_is_idempotent_and_enforces_contract(pg_url: str) -> None:
         ("finished_at", "timestamp with time zone", "YES"),
         ("status", "text", "NO"),
         ("error", "text", "YES"),
+        ("role", "text", "NO"),
     ]
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(
