@@ -6,7 +6,6 @@ A date's rows are replaced in one transaction under the date's advisory lock, li
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from psycopg2.extras import execute_values
 
 from nightshift.monitoring.comparison import METRICS, ComparisonRow
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SHADOW_TABLE, check_score_date
 
 if TYPE_CHECKING:
@@ -116,16 +116,4 @@ def read_comparison(url: str, since: dt.date = dt.date.min, until: dt.date = dt.
 
 def shadow_scores(url: str, score_date: dt.date) -> pd.DataFrame:
     """customer_id, churn_probability, model_version of a date's shadow rows (empty when the date has none)."""
-    import pandas as pd
-
-    check_score_date(score_date)
-    buffer = io.StringIO()
-    with connect(url) as conn, conn.cursor() as cur:
-        query = cur.mogrify(
-            f"COPY (SELECT customer_id, churn_probability, model_version FROM {SHADOW_TABLE}"
-            " WHERE score_date = %s) TO STDOUT WITH (FORMAT csv, HEADER true)",
-            (score_date,),
-        ).decode()
-        cur.copy_expert(query, buffer)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype={"customer_id": "int64", "churn_probability": "float64", "model_version": str})
+    return date_columns(url, SHADOW_TABLE, score_date, {"customer_id": "int64", "churn_probability": "float64", "model_version": "str"})

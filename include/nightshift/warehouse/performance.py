@@ -7,7 +7,6 @@ a recomputation (a late label snapshot, a rescored date) never shows a reader a 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import astuple
@@ -17,6 +16,7 @@ from psycopg2.extras import execute_values
 
 from nightshift.monitoring.performance import PerformanceRow
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SCORES_TABLE, check_score_date
 
 if TYPE_CHECKING:
@@ -95,16 +95,5 @@ def published_dates(url: str) -> list[dt.date]:
 
 def published_scores(url: str, score_date: dt.date) -> pd.DataFrame:
     """customer_id, churn_probability, model_name, model_version of a date's published rows (COPY, not row objects)."""
-    import pandas as pd
-
-    check_score_date(score_date)
-    buffer = io.StringIO()
-    with connect(url) as conn, conn.cursor() as cur:
-        query = cur.mogrify(
-            f"COPY (SELECT customer_id, churn_probability, model_name, model_version FROM {SCORES_TABLE}"
-            " WHERE score_date = %s) TO STDOUT WITH (FORMAT csv, HEADER true)",
-            (score_date,),
-        ).decode()
-        cur.copy_expert(query, buffer)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype={"customer_id": "int64", "churn_probability": "float64", "model_name": str, "model_version": str})
+    dtypes = {"customer_id": "int64", "churn_probability": "float64", "model_name": "str", "model_version": "str"}
+    return date_columns(url, SCORES_TABLE, score_date, dtypes)

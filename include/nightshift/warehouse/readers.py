@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pandas as pd
 
 from nightshift.warehouse.connection import connect
-from nightshift.warehouse.schema import REQUIRED_COLUMNS, SCORES_TABLE
+from nightshift.warehouse.schema import REQUIRED_COLUMNS, SCORES_TABLE, check_score_date
 
 
 def count_scores(url: str, score_date: dt.date) -> int:
@@ -32,3 +33,17 @@ def read_scores(url: str, score_date: dt.date) -> pd.DataFrame:
     frame["churn_probability"] = frame["churn_probability"].astype("float64")
     frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True)
     return frame
+
+
+def date_columns(url: str, table: str, score_date: dt.date, dtypes: dict[str, str]) -> pd.DataFrame:
+    """The ``dtypes`` columns of ``table``'s rows for ``score_date``, through COPY (no Python row objects); empty when none."""
+    check_score_date(score_date)
+    buffer = io.StringIO()
+    with connect(url) as conn, conn.cursor() as cur:
+        query = cur.mogrify(
+            f"COPY (SELECT {', '.join(dtypes)} FROM {table} WHERE score_date = %s) TO STDOUT WITH (FORMAT csv, HEADER true)",
+            (score_date,),
+        ).decode()
+        cur.copy_expert(query, buffer)
+    buffer.seek(0)
+    return pd.read_csv(buffer, dtype=dtypes)
