@@ -278,6 +278,41 @@ def cmd_model_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """From a published score (or a date's scores) to its model, run, data versions, commit and rebuild commands."""
+    import json
+
+    from nightshift.local.database import database_url
+    from nightshift.model.provenance import chain, model_record, render
+    from nightshift.model.registry import registry_client
+    from nightshift.warehouse.readers import read_score_row, served_models
+
+    if args.score_date is not None:
+        if args.date is not None:
+            raise ValueError("give either DATE CUSTOMER_ID or --score-date DATE, not both")
+        day = args.score_date
+        served = served_models(database_url(), day)
+        if not served:
+            raise LookupError(f"no rows in churn_scores for {day}: nightly_scoring has not published that date")
+        heading = f"churn_scores of {day}: {sum(s['rows'] for s in served)} rows from {len(served)} model version(s)"
+    else:
+        if args.date is None or args.customer_id is None:
+            raise ValueError("give DATE CUSTOMER_ID (one score) or --score-date DATE (every model that scored that date)")
+        row = read_score_row(database_url(), args.date, args.customer_id)
+        if row is None:
+            raise LookupError(f"no row in churn_scores for customer {args.customer_id} on {args.date}")
+        served = [row]
+        heading = f"lineage of customer {args.customer_id}'s score on {args.date}"
+    client = registry_client()
+    chains = [chain(model_record(client, s["model_name"], s["model_version"]), s) for s in served]
+    if args.json:
+        facts = chains[0] if args.score_date is None else {"score_date": args.score_date.isoformat(), "models": chains}
+        print(json.dumps(facts, indent=2, default=str))
+    else:
+        print(render(chains, heading))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nightshift.config import load_params
     from nightshift.local.badinput import BAD_KINDS
@@ -344,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     lin = model_sub.add_parser("lineage", help="VERSION's run, data fingerprint, git commit, params and gate verdict")
     lin.add_argument("version")
     lin.set_defaults(func=cmd_model_lineage)
+
+    lineage = sub.add_parser(
+        "lineage", help="from a score in churn_scores to its model version, MLflow run, DVC data versions, commit and rebuild commands"
+    )
+    lineage.add_argument("date", type=_date, nargs="?", help="the score date")
+    lineage.add_argument("customer_id", type=int, nargs="?", help="the customer whose score to trace")
+    lineage.add_argument("--score-date", type=_date, default=None, help="trace every model version that scored this date instead")
+    lineage.add_argument("--json", action="store_true", help="one JSON object with the same facts")
+    lineage.set_defaults(func=cmd_lineage)
 
     features = sub.add_parser("features", help="the Spark feature jobs the DAGs run")
     features_sub = features.add_subparsers(dest="features_command", required=True)
