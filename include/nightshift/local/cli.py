@@ -174,14 +174,24 @@ def _newest_landed_day(root: Path) -> date:
 
 
 def cmd_features_training_set(args: argparse.Namespace) -> int:
-    """The train_model DAG's training set (nightshift.features.jobs.training_set), on a local SparkSession."""
-    from nightshift.config import data_dir, load_params
+    """The train_model DAG's training set (nightshift.features.jobs.training_set) and its checks, on a local SparkSession.
+
+    The same checks as the DAG's build_training_set: the window must hold no raw day whose failed
+    validation is unresolved, and the written set must pass the GX `training_set` suite (recorded,
+    quarantined on failure), so a `dvc repro` fails where train_model would.
+    """
+    from nightshift.config import data_dir, load_params, quarantine_dir
     from nightshift.features.jobs import training_set
     from nightshift.features.spark_session import local_session
+    from nightshift.local.database import database_url
+    from nightshift.quality.gate import gate_parquet
+    from nightshift.quality.suites import suite_parameters
 
     params = load_params(Path(args.params) if args.params else None)
     raw = Path(args.data) if args.data else data_dir()
     as_of = args.as_of or _newest_landed_day(raw)
+    windows = params["features"]["windows_days"]
+    url = database_url()
     spark = local_session("nightshift-training-set")
     try:
         result = training_set(
@@ -189,15 +199,18 @@ def cmd_features_training_set(args: argparse.Namespace) -> int:
             raw,
             as_of,
             Path(args.out),
-            params["features"]["windows_days"],
+            windows,
             params["train"]["label_horizon_days"],
             params["train"]["sample_every_days"],
             params["train"]["window_days"],
+            url,
         )
+        suite = suite_parameters(params["quality"])["training_set"]
+        gate_parquet("training_set", spark, Path(result["path"]), as_of, suite, url, quarantine_dir(), windows)
     finally:
         spark.stop()
     print(f"training set as of {as_of}: {result['rows']} rows over {len(result['dates'])} dates, label rate {result['label_rate']:.3f}")
-    print(f"  -> {result['path']}")
+    print(f"  -> {result['path']} (passed the training_set suite)")
     return 0
 
 
