@@ -30,8 +30,6 @@ from nightshift.model.registry import RUN_KEY_TAG
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-# Where the printed commands restore a training set: git-ignored, beside the pipeline's own data.
-RESTORE_DIR = "data/lineage"
 # Run tags that say what started a training (nightshift.airflow.context.trigger_tags) and which Airflow run.
 TRIGGER_TAGS = ("trigger", "trigger.source", "drift.score_date", "drift.reason", "drift.columns", RUN_KEY_TAG, DVC_STAGE_TAG)
 
@@ -62,6 +60,11 @@ def model_record(client: MlflowClient, name: str, version: str) -> dict[str, Any
     }
 
 
+def restored_path(name: str, version: str) -> str:
+    """Where the printed `dvc pull` puts a version's training set: git-ignored, beside the pipeline's own data."""
+    return f"data/lineage/{name}-v{version}-training_set"
+
+
 def restore_dvc_file(md5: str, target: str) -> str:
     """A `.dvc` file that `dvc pull` restores the object `md5` from, to `target` beside it (DVC 3 hashing)."""
     return f"outs:\n- md5: {md5}\n  hash: md5\n  path: {target}\n"
@@ -79,19 +82,18 @@ def reproduce(record: Mapping[str, Any], unknown: Mapping[str, str]) -> list[str
     if "data.training_set_md5" in unknown:
         return commands
     stem = f"{record['name']}-v{record['version']}"
-    target = f"{stem}-training_set"
-    dvc_file = f"{RESTORE_DIR}/{stem}.dvc"
-    text = restore_dvc_file(tags[TRAINING_SET_MD5_TAG], target).replace("\n", "\\n")
-    commands += [
-        f"mkdir -p {RESTORE_DIR} && printf '{text}' > {dvc_file}",
-        f"dvc pull {dvc_file}",
-    ]
+    # The .dvc file sits in data/ itself: DVC refuses one inside a git-ignored folder such as data/lineage/.
+    dvc_file = f"data/lineage-{stem}.dvc"
+    text = restore_dvc_file(tags[TRAINING_SET_MD5_TAG], f"lineage/{stem}-training_set").replace("\n", "\\n")
+    commands += [f"mkdir -p data && printf '{text}' > {dvc_file}", f"dvc pull {dvc_file}"]
     if tags.get(DVC_STAGE_TAG):
         # Trained by a dvc.yaml stage: the pipeline at that commit rebuilds it (same inputs, same bytes).
         commands.append("dvc repro")
     else:
         # Retrains from the restored set; --data is hashed as the raw data, so it should be the same landing zone.
-        commands.append(f"nightshift model train --training-set {RESTORE_DIR}/{target} --data data/raw --params params.yaml")
+        commands.append(
+            f"nightshift model train --training-set {restored_path(record['name'], record['version'])} --data data/raw --params params.yaml"
+        )
     return commands
 
 
@@ -155,6 +157,8 @@ def chain(record: Mapping[str, Any], served: Mapping[str, Any]) -> dict[str, Any
             "training_set_dates": f"{_value(params, 'data.date_min')}..{_value(params, 'data.date_max')}",
             "training_set_path": _value(tags, "training_set"),
             "training_set_remote": tags.get(TRAINING_SET_REMOTE_TAG) or UNKNOWN,
+            # Where the `dvc pull` below restores it; nothing is there until it runs.
+            "restore_to": UNKNOWN if "data.training_set_md5" in unknown else restored_path(record["name"], record["version"]),
         },
         "code": {"commit": _value(tags, GIT_COMMIT_TAG), "dirty": dirty},
         "unknown": unknown,

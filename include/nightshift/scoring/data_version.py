@@ -34,32 +34,29 @@ def _read(path: Path) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = []
-    for file in parquet_files(path):
-        # Opened here rather than by path: a file still being written is waited for, not half read.
-        with file.open("rb") as fh:
-            tables.append(pq.read_table(fh).replace_schema_metadata(None))
+    tables = [pq.ParquetFile(str(file)).read().replace_schema_metadata(None) for file in parquet_files(path)]
     try:
         return pa.concat_tables(tables)
     except pa.ArrowInvalid as exc:
         raise ValueError(f"the Parquet files under {path} do not share one schema: {exc}") from exc
 
 
-def _column_bytes(column: pa.ChunkedArray) -> list[bytes]:
+def _column_bytes(array: pa.Array) -> list[bytes]:
     """A column's values in a canonical form: its null mask, then the values with nulls as zero/empty."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = column.combine_chunks()
-    mask = np.packbits(array.is_null().to_numpy(zero_copy_only=False)).tobytes()
+    # No nulls (the usual feature column): an empty mask, and the values straight from Arrow's buffer.
+    mask = np.packbits(array.is_null().to_numpy(zero_copy_only=False)).tobytes() if array.null_count else b""
     kind = array.type
     if pa.types.is_temporal(kind) and kind.bit_width in (32, 64):
         # Dates and timestamps by their stored integers (days, or units since the epoch).
         array, kind = array.view(pa.int32() if kind.bit_width == 32 else pa.int64()), pa.int64()
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        values = array.fill_null(False if pa.types.is_boolean(kind) else 0).to_numpy(zero_copy_only=False)
-        return [mask, np.ascontiguousarray(values).tobytes()]
+        if array.null_count:
+            array = array.fill_null(False if pa.types.is_boolean(kind) else 0)
+        return [mask, np.ascontiguousarray(array.to_numpy(zero_copy_only=False)).data.cast("B")]
     # Text and anything else: each value's length, then the values, so ("ab", "c") differs from ("a", "bc").
     text = array if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) else array.cast(pa.large_string())
     text = text.fill_null(pa.scalar("" if pa.types.is_large_string(text.type) else b"", text.type))
@@ -70,15 +67,18 @@ def _column_bytes(column: pa.ChunkedArray) -> list[bytes]:
 
 def table_version(table: pa.Table, keys: Sequence[str]) -> str:
     """Content hash of `table` in `keys` order (the keys it has), independent of its row order and chunking."""
+    import pyarrow.compute as pc
+
     present = [k for k in keys if k in table.column_names]
     if not present:
         raise ValueError(f"cannot order the rows for a data version: none of the key columns {list(keys)} in {table.column_names}")
-    ordered = table.sort_by([(k, "ascending") for k in present])
+    order = pc.sort_indices(table.select(present), sort_keys=[(k, "ascending") for k in present])
     digest = hashlib.sha256()
-    digest.update("|".join(f"{f.name}:{f.type}" for f in ordered.schema).encode())
-    digest.update(f"rows={ordered.num_rows}".encode())
-    for name in ordered.column_names:
-        for part in _column_bytes(ordered.column(name)):
+    digest.update("|".join(f"{f.name}:{f.type}" for f in table.schema).encode())
+    digest.update(f"rows={table.num_rows}".encode())
+    # One column at a time, put in key order and hashed, then dropped: the day is never held twice.
+    for name in table.column_names:
+        for part in _column_bytes(table.column(name).combine_chunks().take(order)):
             digest.update(len(part).to_bytes(8, "little"))
             digest.update(part)
     return digest.hexdigest()[:VERSION_CHARS]

@@ -58,12 +58,13 @@ def test_a_dvc_trained_model_chains_to_checkout_pull_by_md5_and_repro() -> None:
     assert facts["run"]["gate_outcome"] == "promoted" and facts["run"]["trigger"] == {"dvc.stage": "train"}
     assert facts["data"]["training_set_md5"] == TSET_MD5 and facts["data"]["raw_data_md5"] == RAW_MD5
     assert facts["code"] == {"commit": COMMIT, "dirty": "false"}
+    assert facts["data"]["restore_to"] == "data/lineage/churn_xgb-v3-training_set"
     assert facts["unknown"] == {} and facts["warnings"] == []
     assert facts["reproduce"] == [
         f"git checkout {COMMIT}",
-        "mkdir -p data/lineage && printf 'outs:\\n- md5: " + TSET_MD5 + "\\n  hash: md5\\n  path: churn_xgb-v3-training_set\\n' "
-        "> data/lineage/churn_xgb-v3.dvc",
-        "dvc pull data/lineage/churn_xgb-v3.dvc",
+        "mkdir -p data && printf 'outs:\\n- md5: " + TSET_MD5 + "\\n  hash: md5\\n  path: lineage/churn_xgb-v3-training_set\\n' "
+        "> data/lineage-churn_xgb-v3.dvc",
+        "dvc pull data/lineage-churn_xgb-v3.dvc",
         "dvc repro",
     ]
     # The JSON form carries dates as ISO text.
