@@ -80,3 +80,11 @@ def test_a_folder_without_data_files_is_an_error_naming_it(tmp_path: Path) -> No
     (empty / "_SUCCESS").write_text("")
     with pytest.raises(FileNotFoundError, match="no Parquet data files under .*features"):
         data_version(empty, KEYS)
+
+
+def test_part_files_with_different_schemas_are_an_error_naming_the_file(tmp_path: Path) -> None:
+    table = _features()
+    folder = _write(tmp_path / "mixed", [table.slice(0, 4)])
+    pq.write_table(table.slice(4).drop_columns(["plan"]), folder / "part-00001.parquet")
+    with pytest.raises(ValueError, match="part-00001.parquet does not have the schema of the other Parquet files"):
+        data_version(folder, KEYS)
