@@ -299,19 +299,23 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     from nightshift.model.provenance import chain, model_record, render
     from nightshift.model.registry import registry_client
     from nightshift.warehouse.readers import read_score_row, served_models
+    from nightshift.warehouse.schema import ensure_schema
 
+    url = database_url()
+    # A warehouse nothing has scored into yet says "no row", not "no such table".
+    ensure_schema(url)
     if args.score_date is not None:
         if args.date is not None:
             raise ValueError("give either DATE CUSTOMER_ID or --score-date DATE, not both")
         day = args.score_date
-        served = served_models(database_url(), day)
+        served = served_models(url, day)
         if not served:
             raise LookupError(f"no rows in churn_scores for {day}: nightly_scoring has not published that date")
         heading = f"churn_scores of {day}: {sum(s['rows'] for s in served)} rows from {len(served)} model version(s)"
     else:
         if args.date is None or args.customer_id is None:
             raise ValueError("give DATE CUSTOMER_ID (one score) or --score-date DATE (every model that scored that date)")
-        row = read_score_row(database_url(), args.date, args.customer_id)
+        row = read_score_row(url, args.date, args.customer_id)
         if row is None:
             raise LookupError(f"no row in churn_scores for customer {args.customer_id} on {args.date}")
         served = [row]
