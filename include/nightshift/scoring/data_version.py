@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
 # Hex digits kept: churn_scores carries it on every row, and 64 bits tell a day's versions apart.
 VERSION_CHARS = 16
@@ -31,25 +30,26 @@ def parquet_files(path: Path) -> list[Path]:
     return files
 
 
-def _open(path: Path) -> tuple[list[pq.ParquetFile], pa.Schema]:
-    """The data files of `path`, opened, and the one schema they share (Spark's metadata left out)."""
+def _schema(files: list[Path], path: Path) -> pa.Schema:
+    """The one schema the data files under `path` share (Spark's metadata left out)."""
     import pyarrow.parquet as pq
 
-    files = [pq.ParquetFile(str(file)) for file in parquet_files(path)]
-    schema = files[0].schema_arrow.remove_metadata()
-    for name, file in zip(parquet_files(path), files, strict=True):
-        if not file.schema_arrow.remove_metadata().equals(schema):
-            raise ValueError(f"{name} does not have the schema of the other Parquet files under {path}: {file.schema_arrow}")
-    return files, schema
+    schemas = [pq.read_schema(str(file)).remove_metadata() for file in files]
+    for file, schema in zip(files, schemas, strict=True):
+        if not schema.equals(schemas[0]):
+            raise ValueError(f"{file} does not have the schema of the other Parquet files under {path}: {schema}")
+    return schemas[0]
 
 
-def _column(files: list[pq.ParquetFile], name: str) -> pa.Array:
+def _column(files: list[Path], name: str, kind: pa.DataType) -> pa.Array:
     """Column `name` of all files, in file order, as one array: only this column is decoded."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    chunks = [chunk for file in files for chunk in file.read(columns=[name]).column(0).chunks]
+    # Each call opens its own readers: a ParquetFile is not safe to share between threads.
+    chunks = [chunk for file in files for chunk in pq.ParquetFile(str(file)).read(columns=[name]).column(0).chunks]
     # The type given: a day of empty files has no chunk to take it from.
-    return pa.chunked_array(chunks, type=files[0].schema_arrow.field(name).type).combine_chunks()
+    return pa.chunked_array(chunks, type=kind).combine_chunks()
 
 
 def _column_bytes(array: pa.Array) -> list[bytes]:
@@ -76,25 +76,38 @@ def _column_bytes(array: pa.Array) -> list[bytes]:
     return [mask, np.ascontiguousarray(lengths).tobytes(), joined]
 
 
+def _column_digest(files: list[Path], field: pa.Field, order: pa.Array) -> bytes:
+    digest = hashlib.sha256()
+    for part in _column_bytes(_column(files, field.name, field.type).take(order)):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.digest()
+
+
 def data_version(path: Path, keys: Sequence[str]) -> str:
     """The data version of the Parquet file or folder at `path`: names, types and values in `keys` order, hashed.
 
-    Only the key columns and one other column are in memory at a time: the day is read a column
-    at a time, put in key order and hashed, never held whole (a 10M-row day is 2.3 GB of doubles).
+    The day is never held whole (a 10M-row day is 2.3 GB of doubles): the key columns give the
+    order, then each column is read, put in that order and hashed on its own, one per core at a
+    time (Arrow and hashlib release the GIL), and the column digests are hashed in schema order.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    files, schema = _open(path)
+    files = parquet_files(path)
+    schema = _schema(files, path)
     present = [k for k in keys if k in schema.names]
     if not present:
         raise ValueError(f"cannot order the rows of {path} for a data version: none of the key columns {list(keys)} in {schema.names}")
-    order = pc.sort_indices(pa.table({k: _column(files, k) for k in present}), sort_keys=[(k, "ascending") for k in present])
+    key_table = pa.table({k: _column(files, k, schema.field(k).type) for k in present})
+    order = pc.sort_indices(key_table, sort_keys=[(k, "ascending") for k in present])
     digest = hashlib.sha256()
     digest.update("|".join(f"{f.name}:{f.type}" for f in schema).encode())
     digest.update(f"rows={len(order)}".encode())
-    for name in schema.names:
-        for part in _column_bytes(_column(files, name).take(order)):
-            digest.update(len(part).to_bytes(8, "little"))
-            digest.update(part)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for column_digest in pool.map(lambda field: _column_digest(files, field, order), schema):
+            digest.update(column_digest)
     return digest.hexdigest()[:VERSION_CHARS]
