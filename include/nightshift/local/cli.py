@@ -174,14 +174,24 @@ def _newest_landed_day(root: Path) -> date:
 
 
 def cmd_features_training_set(args: argparse.Namespace) -> int:
-    """The train_model DAG's training set (nightshift.features.jobs.training_set), on a local SparkSession."""
-    from nightshift.config import data_dir, load_params
+    """The train_model DAG's training set (nightshift.features.jobs.training_set) and its checks, on a local SparkSession.
+
+    The same checks as the DAG's build_training_set: the window must hold no raw day whose failed
+    validation is unresolved, and the written set must pass the GX `training_set` suite (recorded,
+    quarantined on failure), so a `dvc repro` fails where train_model would.
+    """
+    from nightshift.config import data_dir, load_params, quarantine_dir
     from nightshift.features.jobs import training_set
     from nightshift.features.spark_session import local_session
+    from nightshift.local.database import database_url
+    from nightshift.quality.gate import gate_parquet
+    from nightshift.quality.suites import suite_parameters
 
     params = load_params(Path(args.params) if args.params else None)
     raw = Path(args.data) if args.data else data_dir()
     as_of = args.as_of or _newest_landed_day(raw)
+    windows = params["features"]["windows_days"]
+    url = database_url()
     spark = local_session("nightshift-training-set")
     try:
         result = training_set(
@@ -189,15 +199,18 @@ def cmd_features_training_set(args: argparse.Namespace) -> int:
             raw,
             as_of,
             Path(args.out),
-            params["features"]["windows_days"],
+            windows,
             params["train"]["label_horizon_days"],
             params["train"]["sample_every_days"],
             params["train"]["window_days"],
+            url,
         )
+        suite = suite_parameters(params["quality"])["training_set"]
+        gate_parquet("training_set", spark, Path(result["path"]), as_of, suite, url, quarantine_dir(), windows)
     finally:
         spark.stop()
     print(f"training set as of {as_of}: {result['rows']} rows over {len(result['dates'])} dates, label rate {result['label_rate']:.3f}")
-    print(f"  -> {result['path']}")
+    print(f"  -> {result['path']} (passed the training_set suite)")
     return 0
 
 
@@ -301,6 +314,45 @@ def cmd_model_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """From a published score (or a date's scores) to its model, run, data versions, commit and rebuild commands."""
+    import json
+
+    from nightshift.local.database import database_url
+    from nightshift.model.provenance import chain, model_record, render
+    from nightshift.model.registry import registry_client
+    from nightshift.warehouse.readers import read_score_row, served_models
+    from nightshift.warehouse.schema import ensure_schema
+
+    url = database_url()
+    # A warehouse nothing has scored into yet says "no row", not "no such table".
+    ensure_schema(url)
+    if args.score_date is not None:
+        if args.date is not None:
+            raise ValueError("give either DATE CUSTOMER_ID or --score-date DATE, not both")
+        day = args.score_date
+        served = served_models(url, day)
+        if not served:
+            raise LookupError(f"no rows in churn_scores for {day}: nightly_scoring has not published that date")
+        heading = f"churn_scores of {day}: {sum(s['rows'] for s in served)} rows from {len(served)} model version(s)"
+    else:
+        if args.date is None or args.customer_id is None:
+            raise ValueError("give DATE CUSTOMER_ID (one score) or --score-date DATE (every model that scored that date)")
+        row = read_score_row(url, args.date, args.customer_id)
+        if row is None:
+            raise LookupError(f"no row in churn_scores for customer {args.customer_id} on {args.date}")
+        served = [row]
+        heading = f"lineage of customer {args.customer_id}'s score on {args.date}"
+    client = registry_client()
+    chains = [chain(model_record(client, s["model_name"], s["model_version"]), s) for s in served]
+    if args.json:
+        facts = chains[0] if args.score_date is None else {"score_date": args.score_date.isoformat(), "models": chains}
+        print(json.dumps(facts, indent=2, default=str))
+    else:
+        print(render(chains, heading))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nightshift.config import load_params
     from nightshift.local.badinput import BAD_KINDS
@@ -371,6 +423,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--since", type=_date, default=dt.date.min, help="first score date (default: all)")
     cmp.add_argument("--until", type=_date, default=dt.date.max, help="last score date (default: all)")
     cmp.set_defaults(func=cmd_model_compare)
+
+    lineage = sub.add_parser(
+        "lineage", help="from a score in churn_scores to its model version, MLflow run, DVC data versions, commit and rebuild commands"
+    )
+    lineage.add_argument("date", type=_date, nargs="?", help="the score date")
+    lineage.add_argument("customer_id", type=int, nargs="?", help="the customer whose score to trace")
+    lineage.add_argument("--score-date", type=_date, default=None, help="trace every model version that scored this date instead")
+    lineage.add_argument("--json", action="store_true", help="one JSON object with the same facts")
+    lineage.set_defaults(func=cmd_lineage)
 
     features = sub.add_parser("features", help="the Spark feature jobs the DAGs run")
     features_sub = features.add_subparsers(dest="features_command", required=True)

@@ -3,7 +3,8 @@
 - `split`: the time split (train | gap | validation | gap | evaluation).
 - `train`: fit, evaluate, log to MLflow, register as challenger, put through the gate.
 - `evaluation`, `plots`: metrics, reference distributions and figures of a labelled window.
-- `lineage`: the training data's fingerprint and the git commit.
+- `lineage`: the training data's fingerprint, its DVC md5s and the git commit.
+- `provenance`: `nightshift lineage`, from a published score back to its version, run, data and commit.
 - `registry`: the MLflow store, aliases, champion history and rollback.
 - `gate`: the gate's verdict (pure); `lifecycle`: applying it, and `nightshift model ...`.
 - `rollout`: the rollout policy's verdict applied to the registry (promote on evidence, retire), with its MLflow run.

@@ -15,6 +15,13 @@ from nightshift.features.columns import KEYS
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
+# Tags of a training's MLflow run that say what it was built from (train.py writes them, provenance reads them).
+GIT_COMMIT_TAG = "git.commit"
+GIT_DIRTY_TAG = "git.dirty"
+TRAINING_SET_MD5_TAG = "dvc.training_set.md5"
+RAW_DATA_MD5_TAG = "dvc.raw_data.md5"
+TRAINING_SET_REMOTE_TAG = "dvc.training_set.remote"  # set by train_model's version_training_set
+DVC_STAGE_TAG = "dvc.stage"  # the dvc.yaml stage that trained it, when `dvc repro` did
 
 
 def data_fingerprint(frame) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,17 @@ from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
-from nightshift.model.lineage import UNKNOWN, data_fingerprint, dvc_md5, git_commit
+from nightshift.model.lineage import (
+    DVC_STAGE_TAG,
+    GIT_COMMIT_TAG,
+    GIT_DIRTY_TAG,
+    RAW_DATA_MD5_TAG,
+    TRAINING_SET_MD5_TAG,
+    UNKNOWN,
+    data_fingerprint,
+    dvc_md5,
+    git_commit,
+)
 from nightshift.model.outputs import OutputPaths, write_outputs
 from nightshift.model.registry import RUN_KEY_TAG, Aliases, ensure_experiment, registered_for_run, registry_client, version_by_alias
 from nightshift.model.split import TimeSplit, customer_folds, split_windows
@@ -245,18 +256,20 @@ def train_model(
     fingerprint = data_fingerprint(frame)
     # A stage's own git-tracked outputs (metrics, plots) are deleted by `dvc repro` while it runs: not a dirty tree.
     commit = git_commit(project_home(), [] if outputs is None else [outputs.metrics, outputs.plots])
-    dvc_hashes = {"dvc.training_set.md5": dvc_md5(training_set_path), "dvc.raw_data.md5": dvc_md5(raw_data_dir)}
+    dvc_hashes = {TRAINING_SET_MD5_TAG: dvc_md5(training_set_path), RAW_DATA_MD5_TAG: dvc_md5(raw_data_dir)}
 
     champion = version_by_alias(client, model_name, aliases.champion)
     ensure_experiment(model_name)
     run_tags = {
         **(tags or {}),
-        "git.commit": commit["commit"],
-        "git.dirty": commit["dirty"],
+        GIT_COMMIT_TAG: commit["commit"],
+        GIT_DIRTY_TAG: commit["dirty"],
         "training_set": str(training_set_path),
         **dvc_hashes,
         COMPARED_TAG: NO_CHAMPION if champion is None else str(champion.version),
         **({} if run_key is None else {RUN_KEY_TAG: run_key}),
+        # `dvc repro` names the stage it runs: such a model is rebuilt by `dvc repro`, not by Airflow.
+        **({DVC_STAGE_TAG: os.environ["DVC_STAGE"]} if os.environ.get("DVC_STAGE") else {}),
     }
     if commit["commit"] != UNKNOWN:
         # MLflow's own tag, so the UI shows the commit next to the run.
@@ -315,7 +328,7 @@ def train_model(
         version = str(info.registered_model_version)
 
     # Lineage on the version itself, readable from the registry without opening the run.
-    client.set_model_version_tag(model_name, version, "git.commit", commit["commit"])
+    client.set_model_version_tag(model_name, version, GIT_COMMIT_TAG, commit["commit"])
     client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
     for key, value in dvc_hashes.items():
         client.set_model_version_tag(model_name, version, key, value)

@@ -7,7 +7,6 @@ killed is marked failed by the next scoring run (``nightshift.warehouse.audit``)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -15,8 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.features.columns import feature_columns
+from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.registry import serving_model
+from nightshift.scoring.data_version import data_version
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,14 +30,8 @@ STREAM_BATCH_ROWS = 131_072
 
 
 def fingerprint(path: Path) -> str:
-    """Content hash of a Parquet file or folder: the scores' data version."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in ([path] if path.is_file() else path.rglob("*.parquet")))
-    for file in files:
-        with file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """The day's features' data version: their content in key order, whatever the part-file layout."""
+    return data_version(path, KEYS)
 
 
 def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:

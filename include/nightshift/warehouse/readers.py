@@ -1,9 +1,10 @@
-"""Reading published scores back: counts and a date's rows."""
+"""Reading published scores back: counts, a date's rows, one customer's row and the models that served a date."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pandas as pd
 
@@ -47,3 +48,30 @@ def date_columns(url: str, table: str, score_date: dt.date, dtypes: dict[str, st
         cur.copy_expert(query, buffer)
     buffer.seek(0)
     return pd.read_csv(buffer, dtype=dtypes)
+
+
+def read_score_row(url: str, score_date: dt.date, customer_id: int) -> dict[str, Any] | None:
+    """One customer's published row of ``score_date`` with its lineage columns, or None if there is none."""
+    columns = ["score_date", *REQUIRED_COLUMNS]
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT {', '.join(columns)} FROM {SCORES_TABLE} WHERE score_date = %s AND customer_id = %s",
+            (score_date, customer_id),
+        )
+        row = cur.fetchone()
+    return None if row is None else dict(zip(columns, row, strict=True))
+
+
+def served_models(url: str, score_date: dt.date) -> list[dict[str, Any]]:
+    """Per (model, version, run, data version) that scored ``score_date``: its row count and when it scored."""
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT model_name, model_version, run_id, data_version, count(*), min(scored_at), max(scored_at)
+                FROM {SCORES_TABLE} WHERE score_date = %s
+                GROUP BY model_name, model_version, run_id, data_version
+                ORDER BY model_name, model_version, run_id, data_version""",
+            (score_date,),
+        )
+        rows = cur.fetchall()
+    keys = ("model_name", "model_version", "run_id", "data_version", "rows", "scored_at_first", "scored_at_last")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
