@@ -10,10 +10,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from psycopg2.extras import execute_values
-
 from nightshift.monitoring.comparison import METRICS, ComparisonRow
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.date_rows import replace_date_rows
 from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SHADOW_TABLE, check_score_date
 
@@ -66,15 +65,9 @@ def write_comparison(url: str, score_date: dt.date, label_snapshot: dt.date, row
     if any(r.score_date != score_date for r in rows):
         raise ValueError(f"rows of other dates than {score_date} passed to write_comparison")
     ensure_comparison_schema(url)
+    values = [(*_values(r), r.auc_diff, r.auc_diff_low, r.auc_diff_high, label_snapshot) for r in rows]
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, score_date.toordinal()))
-        cur.execute(f"DELETE FROM {COMPARISON_TABLE} WHERE score_date = %s", (score_date,))
-        if rows:
-            execute_values(
-                cur,
-                f"INSERT INTO {COMPARISON_TABLE} ({_COLUMNS}, {_TAIL}, label_snapshot) VALUES %s",
-                [(*_values(r), r.auc_diff, r.auc_diff_low, r.auc_diff_high, label_snapshot) for r in rows],
-            )
+        replace_date_rows(cur, COMPARISON_TABLE, f"{_COLUMNS}, {_TAIL}, label_snapshot", score_date, values, LOCK_NAMESPACE)
     log.info(
         "stored the champion/challenger comparison of %s (labels from the %s snapshot): %d rows", score_date, label_snapshot, len(rows)
     )

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from psycopg2.extras import execute_values
-
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.date_rows import replace_date_rows
 from nightshift.warehouse.schema import check_score_date
 
 log = logging.getLogger(__name__)
@@ -88,15 +87,14 @@ def write_drift(url: str, run: DriftRun, metrics: Sequence[MetricRow]) -> int:
     """Replace ``run.score_date``'s metrics and summary in one transaction; return the metric rows stored."""
     check_score_date(run.score_date)
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, run.score_date.toordinal()))
-        cur.execute(f"DELETE FROM {METRICS_TABLE} WHERE score_date = %s", (run.score_date,))
-        if metrics:
-            execute_values(
-                cur,
-                f"INSERT INTO {METRICS_TABLE} (score_date, model_name, model_version, column_name, metric, value, threshold, drifted)"
-                " VALUES %s",
-                [(run.score_date, run.model_name, run.model_version, m.column, m.metric, m.value, m.threshold, m.drifted) for m in metrics],
-            )
+        replace_date_rows(
+            cur,
+            METRICS_TABLE,
+            "score_date, model_name, model_version, column_name, metric, value, threshold, drifted",
+            run.score_date,
+            [(run.score_date, run.model_name, run.model_version, m.column, m.metric, m.value, m.threshold, m.drifted) for m in metrics],
+            LOCK_NAMESPACE,
+        )
         cur.execute(
             f"""
             INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, rows, columns_drifted, drifted_columns, score_psi,

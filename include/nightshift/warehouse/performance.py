@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import astuple
 from typing import TYPE_CHECKING
 
-from psycopg2.extras import execute_values
-
 from nightshift.monitoring.performance import PerformanceRow
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.date_rows import replace_date_rows
 from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SCORES_TABLE, check_score_date
 
@@ -57,14 +56,8 @@ def write_performance(url: str, score_date: dt.date, label_snapshot: dt.date, ro
     if any(r.score_date != score_date for r in rows):
         raise ValueError(f"rows of other dates than {score_date} passed to write_performance")
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, score_date.toordinal()))
-        cur.execute(f"DELETE FROM {PERFORMANCE_TABLE} WHERE score_date = %s", (score_date,))
-        if rows:
-            execute_values(
-                cur,
-                f"INSERT INTO {PERFORMANCE_TABLE} ({_COLUMNS}, label_snapshot) VALUES %s",
-                [(*astuple(r), label_snapshot) for r in rows],
-            )
+        values = [(*astuple(r), label_snapshot) for r in rows]
+        replace_date_rows(cur, PERFORMANCE_TABLE, f"{_COLUMNS}, label_snapshot", score_date, values, LOCK_NAMESPACE)
     log.info("stored realized performance of %s (labels from the %s snapshot): %d rows", score_date, label_snapshot, len(rows))
     return len(rows)
 
