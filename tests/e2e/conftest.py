@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
@@ -25,16 +26,17 @@ def params_file(path, poke_seconds: float, timeout_hours: float):
     return path
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory, pg_url: str):
-    root = tmp_path_factory.mktemp("e2e")
-    data = generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11)
-    # train_model keeps each training set in a DVC cache and remote: a DVC repository of the test's own.
+def isolated_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a DAG run whose landing zone, work folders, MLflow store and DVC repository all live under `root`.
+
+    train_model keeps each training set in a DVC cache and remote: a repository of the test's own,
+    so no test writes into the checkout's `.dvc/` cache or `.dvc-storage/`.
+    """
     dvc_repo = root / "dvc"
     dvc_repo.mkdir()
     for args in (["init", "--no-scm"], ["remote", "add", "-d", "local", str(root / "dvc-remote")]):
         subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dvc_repo, check=True, capture_output=True)
-    base = {
+    return {
         **os.environ,
         "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
         "NIGHTSHIFT_WORK_DIR": str(root / "work"),
@@ -46,7 +48,15 @@ def stack(tmp_path_factory, pg_url: str):
         "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
         # A missing day is waited for 6 s, polled every second.
         "NIGHTSHIFT_PARAMS": str(params_file(root / "params.yaml", 1, 6 / 3600)),
+        **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, pg_url: str):
+    root = tmp_path_factory.mktemp("e2e")
+    data = generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11)
+    base = isolated_env(root)
     env = airflow_env(pg_url, base=base)
     migrate(env)
     return {"root": root, "env": env, "day": data.end_date, "data": data}

@@ -17,19 +17,17 @@ grows over the following weeks); the 14 days before it are clean.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import uuid
 from datetime import date, timedelta
 
-import psycopg2
 import pytest
 
 from nightshift.local.airflow_env import airflow_env, dag_run_state, dag_test, dag_test_command, migrate
 from nightshift.local.generate import generate
-from tests.e2e.conftest import params_file
-from tests.pg_helpers import query
+from tests.e2e.conftest import isolated_env
+from tests.pg_helpers import create_database, query
 
 # About 17 minutes on 2 cores: the slow tier (`make test-slow`), not part of `make test`.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,25 +47,12 @@ def loop(tmp_path_factory, pg_url: str):
     generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=11, drift_from=DRIFT_FROM)
     # A database of its own: drift history and scores by date must not meet the other e2e tests' dates.
     name = f"drift_loop_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-    base = {
-        **os.environ,
-        "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
-        "NIGHTSHIFT_WORK_DIR": str(root / "work"),
-        "NIGHTSHIFT_QUARANTINE_DIR": str(root / "quarantine"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
-        "AIRFLOW_HOME": str(root / "airflow"),
-        "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
-        "NIGHTSHIFT_PARAMS": str(params_file(root / "params.yaml", 1, 6 / 3600)),
+    url = create_database(pg_url, name)
+    base = isolated_env(
+        root,
         # Unpaused DAGs, as in a running deployment: Airflow queues a run of an Asset's consumers only if they are.
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-    }
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+    )
     env = airflow_env(url, base=base)
     migrate(env)
     return {"root": root, "env": env, "url": url, "airflow_db": root / "airflow" / "airflow.db"}

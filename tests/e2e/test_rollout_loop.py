@@ -18,7 +18,6 @@ is where the DAG run's minutes go and what the e2e tier already covers.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from datetime import date, timedelta
@@ -26,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg2
 import pytest
 
 from nightshift.local.airflow_env import airflow_env, dag_run_state, dag_test, dag_test_command, migrate
 from nightshift.local.generate import generate
-from tests.e2e.conftest import params_file
-from tests.pg_helpers import query
+from tests.e2e.conftest import isolated_env
+from tests.pg_helpers import create_database, query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,23 +49,8 @@ def loop(tmp_path_factory, pg_url: str):
     root = tmp_path_factory.mktemp("rollout-loop")
     generate(root / "raw", customers=CUSTOMERS, days=DAYS, start_date=START, seed=5)
     name = f"rollout_loop_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-    base = {
-        **os.environ,
-        "NIGHTSHIFT_DATA_DIR": str(root / "raw"),
-        "NIGHTSHIFT_WORK_DIR": str(root / "work"),
-        "NIGHTSHIFT_QUARANTINE_DIR": str(root / "quarantine"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(root / "mlartifacts"),
-        "AIRFLOW_HOME": str(root / "airflow"),
-        "NIGHTSHIFT_RETRY_DELAY_SECONDS": "1",
-        "NIGHTSHIFT_PARAMS": str(params_file(root / "params.yaml", 1, 6 / 3600)),
-    }
+    url = create_database(pg_url, name)
+    base = isolated_env(root)
     env = airflow_env(url, base=base)
     migrate(env)
     return {"root": root, "env": env, "url": url}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -20,7 +19,7 @@ from nightshift.warehouse.drift import (
     read_drift_run,
     write_drift,
 )
-from tests.pg_helpers import query
+from tests.pg_helpers import create_database, query
 from tests.unit.monitoring._days import features, reference, scores, write_day
 
 pytestmark = pytest.mark.integration
@@ -30,18 +29,9 @@ DAY = dt.date(2026, 7, 13)
 
 
 @pytest.fixture
-def db(pg_url: str) -> Iterator[str]:
+def db(pg_url: str) -> str:
     """A database of its own: drift history is per date, and other tests' dates must not leak into it."""
-    name = f"drift_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+    return create_database(pg_url, f"drift_{uuid.uuid4().hex[:10]}")
 
 
 def _run(day: dt.date, decision: str = "no_drift", rows: int = 300) -> DriftRun:

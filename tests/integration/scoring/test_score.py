@@ -23,6 +23,7 @@ from nightshift.scoring.score import score_day
 from nightshift.warehouse.connection import WarehouseUnavailableError
 from nightshift.warehouse.readers import read_scores
 from nightshift.warehouse.schema import ensure_schema, partition_name
+from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
 from tests.pg_helpers import free_port, query
 
 pytestmark = pytest.mark.integration
@@ -35,9 +36,7 @@ CUSTOMERS = 3_000
 
 
 def features_frame(ids: np.ndarray, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.poisson(3.0, (len(ids), len(COLUMNS))).astype("float64"), columns=COLUMNS)
-    frame.insert(0, "customer_id", ids.astype("int64"))
+    frame = synthetic_features(ids, seed, COLUMNS)
     frame.insert(0, "as_of_date", DAY)
     return frame
 
@@ -49,16 +48,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
     import xgboost as xgb
     from mlflow.tracking import MlflowClient
 
-    from nightshift.model.registry import configure_mlflow, ensure_experiment
-
     root = tmp_path_factory.mktemp("mlflow")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        mp.setenv("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(root / "artifacts"))
-        configure_mlflow()
-        ensure_experiment(MODEL)
+    with mlflow_store(root, MODEL):
         train = features_frame(np.arange(2_000), seed=1)
-        label = (train["failed_payments_30d"] + np.random.default_rng(2).normal(0, 1, len(train)) > 3).astype(int)
+        label = churn_label(train)
         versions = {}
         for early_stopping in (None, 3):
             # Version 2 stops early: predict_proba then uses fewer trees than the booster holds.

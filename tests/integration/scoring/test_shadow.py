@@ -17,6 +17,7 @@ from nightshift.scoring.shadow import score_day_with_challenger
 from nightshift.warehouse.drift import scoring_version
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.schema import SHADOW_TABLE, ensure_schema, partition_name
+from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
 from tests.pg_helpers import query
 
 pytestmark = pytest.mark.integration
@@ -30,13 +31,6 @@ ALIASES = Aliases()
 NO_CANARY = Canary(0.0, "test-salt")
 
 
-def features_frame(ids: np.ndarray, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.poisson(3.0, (len(ids), len(COLUMNS))).astype("float64"), columns=COLUMNS)
-    frame.insert(0, "customer_id", ids.astype("int64"))
-    return frame
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServingModel]]:
     """Version 1 champion; 2 a good challenger; 3 trained on fewer inputs; 4 with a corrupted artifact; 5 multi-class."""
@@ -44,16 +38,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
     import xgboost as xgb
     from mlflow.tracking import MlflowClient
 
-    from nightshift.model.registry import configure_mlflow, ensure_experiment
-
     root = tmp_path_factory.mktemp("mlflow")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        mp.setenv("NIGHTSHIFT_MLFLOW_ARTIFACTS", str(root / "artifacts"))
-        configure_mlflow()
-        ensure_experiment(MODEL)
-        train = features_frame(np.arange(1_500), seed=1)
-        label = (train["failed_payments_30d"] + np.random.default_rng(2).normal(0, 1, len(train)) > 3).astype(int)
+    with mlflow_store(root, MODEL):
+        train = synthetic_features(np.arange(1_500), 1, COLUMNS)
+        label = churn_label(train)
         versions = {}
         three_classes = label + (train["tickets_30d"] > 3)
         for inputs, depth, y in (
@@ -82,7 +70,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
 def features(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     path = tmp_path_factory.mktemp("features") / "score_date=2026-05-20"
     path.mkdir()
-    frame = features_frame(np.random.default_rng(3).permutation(np.arange(1, CUSTOMERS + 1)), seed=4)
+    frame = synthetic_features(np.random.default_rng(3).permutation(np.arange(1, CUSTOMERS + 1)), 4, COLUMNS)
     half = CUSTOMERS // 2
     frame.iloc[:half].to_parquet(path / "part-0.parquet", index=False)
     frame.iloc[half:].to_parquet(path / "part-1.parquet", index=False)
