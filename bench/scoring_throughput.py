@@ -166,6 +166,17 @@ def synthetic_features(rng: np.random.Generator, ids: np.ndarray, columns: list[
 
 
 def write_features(path: Path, rows: int, seed: int) -> None:
+    """N customers' features as one Parquet file, written in a child process so this one's memory stays as it was."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_write_features, args=(path, rows, seed))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"writing {rows:,} customers' features to {path} failed (exit code {child.exitcode})")
+
+
+def _write_features(path: Path, rows: int, seed: int) -> None:
     """N customers' features as one Parquet file, written in chunks so the generator never holds them all."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -174,8 +185,8 @@ def write_features(path: Path, rows: int, seed: int) -> None:
 
     columns = feature_columns(WINDOWS)
     rng = np.random.default_rng(seed)
-    # Shuffled ids: Spark's feature job emits customers in hash-partition order, not sorted.
-    ids = rng.permutation(np.arange(1, rows + 1, dtype=np.int64))
+    # In key order, as the feature job writes them (nightshift.features.jobs.scoring_features).
+    ids = np.arange(1, rows + 1, dtype=np.int64)
     chunk = 100_000
     writer = None
     try:

@@ -47,6 +47,15 @@ def training_window(dates: Sequence[date], label_snapshots: Sequence[date], wind
     return RawWindow(min(dates) - timedelta(days=max(windows) - 1), max(dates), tuple(sorted({*dates, *label_snapshots})))
 
 
+def parquet_rows(path: Path) -> int:
+    """Rows of the Parquet written at `path`, from the files' footers: no Spark job reads them back."""
+    import pyarrow.parquet as pq
+
+    # Spark's _SUCCESS and .crc side files are not data.
+    files = [p for p in Path(path).glob("*.parquet") if not p.name.startswith(("_", "."))]
+    return sum(pq.ParquetFile(str(file)).metadata.num_rows for file in files)
+
+
 def scoring_features(
     spark: SparkSession, data_dir: Path, day: date, out_dir: Path, windows: Sequence[int], quality_url: str | None = None
 ) -> dict[str, Any]:
@@ -57,8 +66,9 @@ def scoring_features(
         raise FileNotFoundError(f"no customers snapshot for {day} under {data_dir / 'customers'}")
     events = read_events(spark, data_dir, *feature_window([day], windows))
     features = build_features(events, read_customers(spark, data_dir, [day]), [day], windows)
-    features.coalesce(1).write.mode("overwrite").parquet(str(out_dir))
-    rows = spark.read.parquet(str(out_dir)).count()
+    # In key order: the day's data version (nightshift.scoring.data_version) then streams it in flat memory.
+    features.coalesce(1).sortWithinPartitions(*KEYS).write.mode("overwrite").parquet(str(out_dir))
+    rows = parquet_rows(out_dir)
     log.info("scoring features for %s: %d customers -> %s", day, rows, out_dir)
     return {"path": str(out_dir), "rows": rows, "day": day.isoformat()}
 

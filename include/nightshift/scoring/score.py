@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.features.columns import KEYS, feature_columns
 from nightshift.model.registry import serving_model
-from nightshift.scoring.data_version import data_version
+from nightshift.scoring.data_version import data_version, parquet_files
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,11 +36,13 @@ def fingerprint(path: Path) -> str:
 
 def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """(customer_id, churn_probability) record batches of the scores Parquet at ``path``, one at a time."""
-    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
-    # Spark's _SUCCESS and .crc files are skipped: the dataset ignores names starting with "_" or ".".
-    dataset = ds.dataset(str(path), format="parquet")
-    yield from dataset.to_batches(columns=["customer_id", "churn_probability"], batch_size=batch_size)
+    # One file and one row group at a time, decoded as it is read: a dataset scan reads ahead several
+    # files' row groups, whose size grows with the day (the driver's memory rose with the rows scored).
+    for file in parquet_files(path):
+        reader = pq.ParquetFile(str(file), pre_buffer=False)
+        yield from reader.iter_batches(batch_size=batch_size, columns=["customer_id", "churn_probability"], use_threads=False)
 
 
 def score_day(

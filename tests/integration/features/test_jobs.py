@@ -35,6 +35,14 @@ def test_scoring_features_cover_every_active_customer(spark, landing, tmp_path) 
     assert frame[feature_columns(WINDOWS)].notna().all().all()
 
 
+def test_scoring_features_are_written_in_key_order(spark, landing, tmp_path) -> None:
+    # What lets the day's data version stream it (nightshift.scoring.data_version) rather than sort it.
+    out = scoring_features(spark, landing.data_dir, landing.end_date, tmp_path / "features", WINDOWS)
+    ids = pd.read_parquet(out["path"], columns=["customer_id"])["customer_id"]
+    assert len(ids) == out["rows"] > 1
+    assert ids.is_monotonic_increasing
+
+
 def test_scoring_features_of_a_missing_day_name_the_folder(spark, landing, tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no customers snapshot for 2027-01-01"):
         scoring_features(spark, landing.data_dir, date(2027, 1, 1), tmp_path / "f", WINDOWS)

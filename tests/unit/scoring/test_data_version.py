@@ -88,3 +88,49 @@ def test_part_files_with_different_schemas_are_an_error_naming_the_file(tmp_path
     pq.write_table(table.slice(4).drop_columns(["plan"]), folder / "part-00001.parquet")
     with pytest.raises(ValueError, match="part-00001.parquet does not have the schema of the other Parquet files"):
         data_version(folder, KEYS)
+
+
+def test_the_version_does_not_depend_on_how_the_rows_are_cut_into_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Key-ordered rows stream a piece at a time; rows in another order are sorted and hashed whole.
+    table = _features()
+    in_order = _write(tmp_path / "in_order", [table])
+    shuffled = _write(tmp_path / "shuffled", [table.take([8, 0, 7, 1, 6, 2, 5, 3, 4])])
+    whole = data_version(in_order, KEYS)
+    monkeypatch.setattr("nightshift.scoring.data_version.STREAM_ROWS", 2)  # nulls and text split across pieces
+    assert data_version(in_order, KEYS) == whole
+    assert data_version(shuffled, KEYS) == whole
+
+
+_PEAK_OF_HASHING = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+from nightshift.scoring.data_version import data_version
+before = pa.default_memory_pool().max_memory()
+data_version(Path(sys.argv[1]), ("as_of_date", "customer_id"))
+print(pa.default_memory_pool().max_memory() - before)
+"""
+
+
+def _arrow_peak_of_hashing(path: Path, rows: int) -> int:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    day = pa.table(
+        {
+            "as_of_date": pa.array(np.full(rows, 20_500, dtype=np.int32)).cast(pa.date32()),
+            "customer_id": pa.array(np.arange(rows, dtype=np.int64)),
+            "sessions_7d": pa.array(np.random.default_rng(0).random(rows)),
+        }
+    )
+    pq.write_table(day, path, row_group_size=100_000)
+    # A fresh process: Arrow's peak allocation is process-wide.
+    return int(subprocess.run([sys.executable, "-c", _PEAK_OF_HASHING, str(path)], capture_output=True, text=True, check=True).stdout)
+
+
+def test_a_day_in_key_order_is_hashed_in_memory_that_does_not_grow_with_its_rows(tmp_path: Path) -> None:
+    small = _arrow_peak_of_hashing(tmp_path / "small.parquet", 1_000_000)
+    large = _arrow_peak_of_hashing(tmp_path / "large.parquet", 4_000_000)
+    assert large < 1.5 * small, f"hashing 1M rows held {small / 2**20:.1f} MiB of Arrow memory, 4M rows {large / 2**20:.1f} MiB"
