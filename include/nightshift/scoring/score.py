@@ -34,15 +34,20 @@ def fingerprint(path: Path) -> str:
     return data_version(path, KEYS)
 
 
-def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """(customer_id, churn_probability) record batches of the scores Parquet at ``path``, one at a time."""
+def parquet_batches(path: Path, columns: Sequence[str], batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``columns`` of the Parquet file or folder at ``path``, one at a time."""
     import pyarrow.parquet as pq
 
     # One file and one row group at a time, decoded as it is read: a dataset scan reads ahead several
     # files' row groups, whose size grows with the day (the driver's memory rose with the rows scored).
     for file in parquet_files(path):
         reader = pq.ParquetFile(str(file), pre_buffer=False)
-        yield from reader.iter_batches(batch_size=batch_size, columns=["customer_id", "churn_probability"], use_threads=False)
+        yield from reader.iter_batches(batch_size=batch_size, columns=list(columns), use_threads=False)
+
+
+def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """(customer_id, churn_probability) record batches of the scores Parquet at ``path``, one at a time."""
+    return parquet_batches(path, ["customer_id", "churn_probability"], batch_size)
 
 
 def score_day(

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STREAM_BATCH_ROWS = 131_072
-
 
 def shadow_challenger(name: str, aliases: Aliases, champion_version: str) -> ServingModel | None:
     """The version behind `challenger` when it is not the champion; None when there is nothing to shadow."""
@@ -50,10 +48,10 @@ def pair_batches(path: Path, probability: str, canary: bool | None) -> Iterator[
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
-    dataset = ds.dataset(str(path), format="parquet")
-    for batch in dataset.to_batches(columns=["customer_id", probability, "canary"], batch_size=STREAM_BATCH_ROWS):
+    from nightshift.scoring.score import parquet_batches
+
+    for batch in parquet_batches(path, ["customer_id", probability, "canary"]):
         if canary is not None:
             flags = batch.column("canary")
             batch = batch.filter(flags if canary else pc.invert(flags))
