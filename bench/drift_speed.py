@@ -31,7 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from scoring_throughput import E2E_DATE, MODEL_NAME, WARMUP_DATE, WINDOWS, bench_environment, register_champion, write_features
+from scoring_throughput import (
+    E2E_DATE,
+    MODEL_NAME,
+    WARMUP_DATE,
+    WINDOWS,
+    bench_environment,
+    features_and_session,
+    register_champion,
+    write_features,
+)
 
 GIB = 1024**3
 
@@ -83,7 +92,6 @@ def main() -> None:
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
     from nightshift.config import load_params
-    from nightshift.features.spark_session import local_session
     from nightshift.monitoring.drift import DriftSettings, measure_day
     from nightshift.monitoring.monitor import monitor_day
     from nightshift.scoring.score import score_day
@@ -97,10 +105,7 @@ def main() -> None:
         print(f"preparing: champion model and its reference, {args.rows:,} customers' features, Spark warm-up ...", flush=True)
         register_champion()
         reference = log_reference(work)
-        write_features(work / "warmup.parquet", 10_000, seed=5)
-        write_features(work / "features.parquet", args.rows, seed=6)
-        spark = local_session("nightshift-bench", master="local[2]")
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = features_and_session(work, args.rows)
 
         def run_score_day(features: Path, day: dt.date) -> dict:
             return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())

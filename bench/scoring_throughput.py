@@ -202,6 +202,17 @@ def _write_features(path: Path, rows: int, seed: int) -> None:
             writer.close()
 
 
+def features_and_session(work: Path, rows: int):
+    """What each scoring benchmark starts from: warm-up and measured features in `work`, then a local[2] session."""
+    from nightshift.features.spark_session import local_session
+
+    write_features(work / "warmup.parquet", 10_000, seed=5)
+    write_features(work / "features.parquet", rows, seed=6)
+    spark = local_session("nightshift-bench", master="local[2]")
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 def execute(url: str, sql: str) -> None:
     import psycopg2
 
@@ -393,7 +404,6 @@ def main() -> None:
     # The fallback rerun logs each refused lock attempt as a warning; expected here.
     logging.getLogger("nightshift.warehouse.publish").setLevel(logging.ERROR)
 
-    from nightshift.features.spark_session import local_session
     from nightshift.scoring.score import iter_score_batches, score_day
     from nightshift.warehouse.publish import REWRITTEN, SWAPPED, ScoreLineage, publish_score_batches
     from nightshift.warehouse.readers import count_scores
@@ -406,10 +416,7 @@ def main() -> None:
         work.mkdir(parents=True)
         print(f"preparing: champion model, {args.rows:,} customers' features, Spark warm-up ...", flush=True)
         register_champion()
-        write_features(work / "warmup.parquet", 10_000, seed=5)
-        write_features(work / "features.parquet", args.rows, seed=6)
-        spark = local_session("nightshift-bench", master="local[2]")
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = features_and_session(work, args.rows)
 
         def run_score_day(features: Path, day: dt.date) -> dict:
             return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())

@@ -26,7 +26,7 @@ import os
 import time
 from pathlib import Path
 
-from scoring_throughput import E2E_DATE, MODEL_NAME, WARMUP_DATE, WINDOWS, bench_environment, register_champion, write_features
+from scoring_throughput import E2E_DATE, MODEL_NAME, WARMUP_DATE, WINDOWS, bench_environment, features_and_session, register_champion
 
 SHADOW_WARMUP_DATE = dt.date(2026, 6, 3)
 SHADOW_DATE = dt.date(2026, 6, 4)
@@ -42,7 +42,6 @@ def main() -> None:
 
     from mlflow.tracking import MlflowClient
 
-    from nightshift.features.spark_session import local_session
     from nightshift.model.registry import Aliases
     from nightshift.scoring.rollout import Canary
     from nightshift.scoring.score import score_day
@@ -56,10 +55,7 @@ def main() -> None:
         register_champion()
         register_champion(rows=15_000)  # another model (other training rows), version 2, champion now
         MlflowClient().set_registered_model_alias(MODEL_NAME, "challenger", "1")
-        write_features(work / "warmup.parquet", 10_000, seed=5)
-        write_features(work / "features.parquet", args.rows, seed=6)
-        spark = local_session("nightshift-bench", master="local[2]")
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = features_and_session(work, args.rows)
 
         def baseline(features: Path, day: dt.date) -> dict:
             return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())
