@@ -10,7 +10,7 @@ demo: $(STAMP)
 	$(BIN)/nightshift demo
 
 test: lint
-	$(BIN)/pytest -q -m "not slow and not stack"
+	$(BIN)/pytest -q -m "not slow and not stack and not season"
 
 # The slow tier: the drift loop (about 17 minutes on 2 cores) and the rollout loop end to end.
 test-slow: $(STAMP)
@@ -31,6 +31,12 @@ test-fast: lint
 .PHONY: stack-test
 stack-test: $(STAMP)
 	$(BIN)/pytest -q -s -m stack tests/stack
+
+# A season on the real scheduler (README "A season"): 30 nights with their faults, invariants after each,
+# ending with a RESULT line; `make season NIGHTS=10` for the short one the test tier runs.
+.PHONY: season
+season: $(STAMP)
+	$(BIN)/python -m tests.season.season --nights $(or $(NIGHTS),30)
 
 # Scoring throughput (README "Scoring throughput benchmark"): raw COPY vs nightshift's write (new date
 # and rerun) vs pandas.to_sql, and end-to-end scoring, on 1,000,000 rows by default; `make bench ROWS=200000`
