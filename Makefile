@@ -14,7 +14,7 @@ test: lint
 
 # The slow tier: the drift loop (about 17 minutes on 2 cores) and the rollout loop end to end.
 test-slow: $(STAMP)
-	$(BIN)/pytest -q -m "slow and not stack"
+	$(BIN)/pytest -q -m "slow and not stack and not season"
 
 # ruff (pyproject.toml [tool.ruff]): lint, Airflow 3 rules included, and formatting; CI fails on either.
 lint: $(STAMP)
@@ -23,7 +23,7 @@ lint: $(STAMP)
 
 # The quick tiers only (no DAG runs, no DVC pipeline runs): DAG integrity, unit and integration.
 test-fast: lint
-	$(BIN)/pytest -q -m "not e2e and not dvc and not slow and not stack"
+	$(BIN)/pytest -q -m "not e2e and not dvc and not slow and not stack and not season"
 
 # The docker compose stack end to end (README "Local stack"): build, up, train and score through the
 # Airflow REST API, check MLflow and the warehouse, down -v. Needs Docker; not part of `make test`.
