@@ -1,4 +1,4 @@
-"""What an Airflow task needs from its context and connections, kept out of the DAG files."""
+"""What an Airflow task needs from its context and connections, kept out of the DAG files; the warehouse for the commands too."""
 
 from __future__ import annotations
 
