@@ -1,17 +1,20 @@
-"""What an Airflow task needs from its context and connections, kept out of the DAG files."""
+"""What an Airflow task needs from its context and connections, kept out of the DAG files; the warehouse for the commands too."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+from nightshift.config import LOCAL_DEFAULTS_VAR, MissingSettingError, local_defaults_allowed
+
 log = logging.getLogger(__name__)
 
 WAREHOUSE_CONN_ID = "warehouse"
+DATABASE_URL_VAR = "NIGHTSHIFT_DATABASE_URL"
 
 
 def run_date(context: dict[str, Any]) -> date:
@@ -144,12 +147,63 @@ def final_on_bad_data() -> Iterator[None]:
         raise AirflowFailException(str(error)) from error
 
 
-def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The warehouse as a libpq URL, from its Airflow connection through the Postgres provider's hook.
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID, embedded: Callable[[], str] | None = None) -> str:
+    """The scores warehouse as a libpq URL: the one way every task and every `nightshift` command finds it.
 
-    No fallback: a misnamed connection or a secrets backend that is down must not publish
-    scores somewhere else, so a missing connection fails the task naming it. Local mode
-    defines the connection in the environment.
+    The Airflow connection ``conn_id`` (AIRFLOW_CONN_WAREHOUSE or a secrets backend) or
+    NIGHTSHIFT_DATABASE_URL. Both set must name one database (host, port, database name), else
+    neither is used: a task and an operator's command would otherwise work on different
+    warehouses. Neither set: ``embedded()`` when the caller can start a local server (only the
+    local command line can) and local defaults are on, else an error naming every setting.
+    """
+    connection = _connection_url(conn_id)
+    variable = os.environ.get(DATABASE_URL_VAR) or None
+    if connection is not None and variable is not None:
+        if _database(connection, f"the Airflow connection {conn_id!r}") != _database(variable, DATABASE_URL_VAR):
+            raise ValueError(
+                f"the scores warehouse is set twice, to different databases: the Airflow connection {conn_id!r} "
+                f"(AIRFLOW_CONN_{conn_id.upper()} or a secrets backend) is {_shown(connection)} and {DATABASE_URL_VAR} is "
+                f"{_shown(variable)}; unset one, or make both name the same database"
+            )
+        return connection  # the same database: the connection's URL carries its driver options
+    if connection is not None:
+        return connection
+    if variable is not None:
+        return variable
+    if embedded is not None and local_defaults_allowed():
+        return embedded()
+    if local_defaults_allowed():
+        why = f"only the nightshift commands start the embedded server, and only with {LOCAL_DEFAULTS_VAR} on"
+    else:
+        why = f"this deployment has no local default ({LOCAL_DEFAULTS_VAR}=off)"
+    raise MissingSettingError(
+        f"the scores warehouse is not set: define the Airflow connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()} or "
+        f"a secrets backend) or set {DATABASE_URL_VAR}; {why}"
+    )
+
+
+def _database(url: str, what: str) -> tuple[str, str, str]:
+    """Which database a libpq URL or DSN names: host, port and database name, with libpq's defaults."""
+    import psycopg2.extensions
+
+    try:
+        params = psycopg2.extensions.parse_dsn(url)
+    except psycopg2.ProgrammingError as exc:
+        raise ValueError(f"{what} is not a PostgreSQL URL or DSN: {_shown(url)}") from exc
+    return (params.get("host", "").lower(), params.get("port") or "5432", params.get("dbname") or params.get("user", ""))
+
+
+def _shown(url: str) -> str:
+    """A URL for an error message: its password masked; a key=value DSN as the database it names."""
+    from nightshift.warehouse.connection import redact_url
+
+    if "://" in url:
+        return redact_url(url)
+    return "a key=value DSN (not shown: it may hold a password)"
+
+
+def _connection_url(conn_id: str) -> str | None:
+    """The connection as a libpq URL through the Postgres provider's hook, or None when it is not defined.
 
     The hook's own ``get_uri()`` keeps only ``sqlalchemy_query`` and drops the driver options
     in the extra (``sslmode``, ``sslrootcert``, ``connect_timeout``, ``options``...), which would
@@ -162,11 +216,8 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     hook = PostgresHook(postgres_conn_id=conn_id)
     try:
         connection = hook.connection
-    except AirflowNotFoundException as exc:
-        raise AirflowNotFoundException(
-            f"Airflow connection {conn_id!r} (the scores warehouse) is not defined: create it in the UI or a "
-            f"secrets backend, or set AIRFLOW_CONN_{conn_id.upper()}"
-        ) from exc
+    except AirflowNotFoundException:
+        return None
     driver_options = {name: str(value) for name, value in connection.extra_dejson.items() if name not in hook.ignored_extra_options}
     url = hook.sqlalchemy_url.set(drivername="postgresql").update_query_dict(driver_options)
     return url.render_as_string(hide_password=False)

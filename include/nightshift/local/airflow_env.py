@@ -32,13 +32,18 @@ def airflow_bin() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
+def local_airflow_home(root: Path | None = None) -> Path:
+    """Where local mode keeps Airflow's config, metadata database and logs: `.airflow` in the project."""
+    return (root or project_home()) / ".airflow"
+
+
 def airflow_env(warehouse_url: str, base: Mapping[str, str] | None = None, home: Path | None = None) -> dict[str, str]:
     root = home or project_home()
     env = dict(os.environ if base is None else base)
     spark_conn = {"conn_type": "spark", "host": os.environ.get("NIGHTSHIFT_SPARK_MASTER", "local[2]"), "extra": LOCAL_CONF}
     defaults = {
         "NIGHTSHIFT_HOME": str(root),
-        "AIRFLOW_HOME": str(root / ".airflow"),
+        "AIRFLOW_HOME": str(local_airflow_home(root)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

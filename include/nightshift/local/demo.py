@@ -46,7 +46,7 @@ def run_demo(logs: Path | None = None) -> dict:
     result = generate(data_dir(), gen["customers"], gen["days"], date.fromisoformat(str(gen["start_date"])), gen["seed"])
     _done(t)
 
-    t = _step("starting the warehouse (embedded PostgreSQL unless NIGHTSHIFT_DATABASE_URL is set)")
+    t = _step("starting the warehouse (embedded PostgreSQL unless the warehouse connection or NIGHTSHIFT_DATABASE_URL is set)")
     url = database_url()
     env = airflow_env(url)
     migrate(env)

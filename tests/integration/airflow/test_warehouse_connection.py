@@ -48,8 +48,9 @@ def test_sslmode_in_the_extra_is_enforced_not_dropped(monkeypatch, pg_url: str) 
 
 
 def test_a_missing_connection_fails_naming_it(monkeypatch) -> None:
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from nightshift.config import MissingSettingError
 
     monkeypatch.delenv("AIRFLOW_CONN_SCORES_WAREHOUSE", raising=False)
-    with pytest.raises(AirflowNotFoundException, match=r"'scores_warehouse'.*AIRFLOW_CONN_SCORES_WAREHOUSE"):
+    monkeypatch.delenv("NIGHTSHIFT_DATABASE_URL", raising=False)
+    with pytest.raises(MissingSettingError, match=r"'scores_warehouse'.*AIRFLOW_CONN_SCORES_WAREHOUSE.*NIGHTSHIFT_DATABASE_URL"):
         warehouse_url("scores_warehouse")

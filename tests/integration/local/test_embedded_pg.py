@@ -40,6 +40,8 @@ def url(pg_url: str) -> str:
 
 
 def test_database_url_prefers_env_then_reuses_embedded(embedded_pg: EmbeddedPg, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_WAREHOUSE", raising=False)
+    monkeypatch.delenv("NIGHTSHIFT_LOCAL_DEFAULTS", raising=False)
     monkeypatch.setenv("NIGHTSHIFT_DATABASE_URL", "postgresql://someone@db.example:5432/x")
     assert database_url() == "postgresql://someone@db.example:5432/x"
     monkeypatch.delenv("NIGHTSHIFT_DATABASE_URL")
