@@ -83,17 +83,21 @@ def nightly_scoring():
         from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
         from nightshift.config import data_dir, day_features_dir, load_params, quarantine_dir
         from nightshift.features.jobs import scoring_features
+        from nightshift.quality.bands import champion_bands
         from nightshift.quality.gate import gate_parquet
-        from nightshift.quality.suites import suite_parameters
 
         p = load_params()
         day = scored_day(context)
         out = day_features_dir(day)
+        # The day's column means are judged against the champion's own training data (fails when none serves).
+        bands = champion_bands(p)
+        windows = p["features"]["windows_days"]
         with final_on_bad_data():
             # Refuses a window holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
-            result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"], warehouse_url())
-            params = suite_parameters(p["quality"])["features"]
-            gate_parquet("features", spark, out, day, params, warehouse_url(), quarantine_dir(), p["features"]["windows_days"])
+            result = scoring_features(spark, data_dir(), day, out, windows, warehouse_url())
+            gate_parquet(
+                "features", spark, out, day, bands.suite_parameters(), warehouse_url(), quarantine_dir(), windows, bands.describe()
+            )
         return result
 
     @task.pyspark(conn_id="spark_default", outlets=[CHURN_SCORES])

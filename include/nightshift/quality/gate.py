@@ -87,16 +87,18 @@ def gate_parquet(
     database_url: str,
     quarantine_root: Path,
     windows: Sequence[int],
+    note: str | None = None,
 ) -> dict[str, Any]:
     """Validate a Parquet output of a Spark job (features, training_set) in Spark itself.
 
     `windows` is params.yaml's features.windows_days: the suite must check that feature list.
+    `note` says where `parameters` came from (the features' mean bands: which model's reference).
     """
     from nightshift.quality.validation import validate_spark_frame
 
     frame = spark.read.parquet(str(path))
     return gated(
-        lambda: {"suites": validate_spark_frame(suite, frame, f"{logical_date.isoformat()}", parameters, windows)},
+        lambda: {"suites": validate_spark_frame(suite, frame, f"{logical_date.isoformat()}", parameters, windows, note=note)},
         logical_date=logical_date,
         database_url=database_url,
         quarantine_sources=[path],

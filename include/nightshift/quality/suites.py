@@ -25,14 +25,13 @@ _STRICTLY_POSITIVE = {"monthly_fee"}
 
 
 def suite_parameters(quality: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Expectation parameters of the features and training_set suites, from params.yaml's `quality`."""
-    features = {}
-    for column, (low, high) in quality["features"]["mean_bounds"].items():
-        features[f"mean_{column}_min"] = low
-        features[f"mean_{column}_max"] = high
+    """Expectation parameters of the training_set suite, from params.yaml's `quality`.
+
+    The features suite's mean bands come from the serving model's reference (nightshift.quality.bands).
+    """
     low, high = quality["training_set"]["label_rate"]
     training = {"label_rate_min": low, "label_rate_max": high, "training_min_rows": quality["training_set"]["min_rows"]}
-    return {"features": features, "training_set": training}
+    return {"training_set": training}
 
 
 def _rule(suite: str, kind: str, **kwargs: Any) -> dict[str, Any]:
@@ -46,18 +45,21 @@ def _rule(suite: str, kind: str, **kwargs: Any) -> dict[str, Any]:
     }
 
 
-def _mean_bound_columns(columns: Sequence[str], mean_bounds: Mapping[str, Any]) -> list[str]:
-    unknown = [c for c in mean_bounds if c not in columns]
+def _mean_bound_columns(columns: Sequence[str], mean_columns: Sequence[str]) -> list[str]:
+    unknown = [c for c in mean_columns if c not in columns]
     if unknown:
         raise ValueError(
-            f"params.yaml quality.features.mean_bounds names {unknown}, which are not features for these windows "
+            f"params.yaml quality.features.mean_columns names {unknown}, which are not features for these windows "
             f"(features: {list(columns)})"
         )
-    return list(mean_bounds)
+    return list(mean_columns)
 
 
-def features_rules(windows: Sequence[int], mean_bounds: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The `features` suite: every column present and not null, unique keys, ranges, column means."""
+def features_rules(windows: Sequence[int], mean_columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The `features` suite: every column present and not null, unique keys, ranges, column means.
+
+    The means' bounds are suite parameters, set per night from the champion's reference.
+    """
     columns = feature_columns(windows)
     flags = set(one_hot_columns())
     everything = [*KEYS, *columns]
@@ -83,7 +85,7 @@ def features_rules(windows: Sequence[int], mean_bounds: Mapping[str, Any]) -> li
             max_value={"$PARAMETER": f"mean_{c}_max"},
             min_value={"$PARAMETER": f"mean_{c}_min"},
         )
-        for c in _mean_bound_columns(columns, mean_bounds)
+        for c in _mean_bound_columns(columns, mean_columns)
     ]
     return rules
 
@@ -109,10 +111,10 @@ def training_set_rules(windows: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def feature_suites(params: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The expectations of both feature suites for params.yaml's windows and mean bounds."""
+    """The expectations of both feature suites for params.yaml's windows and mean-bounded columns."""
     windows = params["features"]["windows_days"]
     return {
-        "features": features_rules(windows, params["quality"]["features"]["mean_bounds"]),
+        "features": features_rules(windows, params["quality"]["features"]["mean_columns"]),
         "training_set": training_set_rules(windows),
     }
 

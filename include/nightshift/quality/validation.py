@@ -240,8 +240,8 @@ def _describe(failure: dict[str, Any]) -> str:
     return head
 
 
-def _checked(what: str, checkpoint_results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-suite stats of checkpoint runs; raise DataQualityError naming every failure."""
+def _checked(what: str, checkpoint_results: dict[str, Any], note: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per-suite stats of checkpoint runs; raise DataQualityError naming every failure (and `note`, where bounds came from)."""
     suites: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
@@ -264,6 +264,8 @@ def _checked(what: str, checkpoint_results: dict[str, Any]) -> dict[str, dict[st
                 continue
             lines.append(f"  {suite}: {stats['failed']} of {stats['evaluated']} expectations failed")
             lines.extend(f"    - {_describe(f)}" for f in failures if f["suite"] == suite)
+        if note:
+            lines.append(f"  {note}")
         lines.append(f"  data docs: {data_docs_index()}")
         raise DataQualityError("\n".join(lines), failures, suites, results)
     return suites
@@ -297,8 +299,11 @@ def validate_spark_frame(
     windows: Sequence[int],
     *,
     context_dir: Path | None = None,
+    note: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run checkpoint `suite` (features, training_set) on a Spark DataFrame, where it lives.
+
+    `note` says where run-time `parameters` came from; a failure's message ends with it.
 
     The suite must check the features of `windows` (params.yaml features.windows_days): its
     per-column rules are generated from that list (nightshift.quality.suites). GX's Spark
@@ -313,7 +318,7 @@ def validate_spark_frame(
     result = context.checkpoints.get(suite).run(
         batch_parameters={"dataframe": frame}, expectation_parameters=parameters, run_id=_run_id(f"{suite}_{what}")
     )
-    return _checked(what, {suite: result})
+    return _checked(what, {suite: result}, note)
 
 
 def _quiet_gx_logging() -> None:

@@ -9,8 +9,11 @@ import psycopg2
 import pytest
 
 from nightshift.config import load_params
+from nightshift.features.columns import feature_columns
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.generate import generate
+from nightshift.model.evaluation import reference_distributions
+from nightshift.quality.bands import reference_bands
 from nightshift.quality.gate import gate_parquet, gate_raw_day
 from nightshift.quality.suites import suite_parameters
 from nightshift.quality.validation import DataQualityError
@@ -34,6 +37,18 @@ def features_path(spark, landing, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def mean_params(features_path) -> dict[str, float]:
+    """Mean bands from a reference of the generator's own features, as a model trained on them would log."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_parquet(features_path)
+    columns = feature_columns(WINDOWS)
+    reference = reference_distributions(frame, columns, np.zeros(len(frame)))
+    return reference_bands("gate_test", "1", "none", reference, load_params()["quality"]).suite_parameters()
+
+
 def _runs(url: str, day: date, after_id: int = 0) -> list[tuple]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
@@ -54,16 +69,16 @@ def _last_id(url: str) -> int:
         return int(cur.fetchone()[0])
 
 
-def test_clean_features_pass_and_are_recorded(spark, features_path, landing, pg_url, tmp_path) -> None:
+def test_clean_features_pass_and_are_recorded(spark, features_path, mean_params, landing, pg_url, tmp_path) -> None:
     day = date(2031, 1, 1)  # a date no other test records under
-    summary = gate_parquet("features", spark, features_path, day, PARAMS["features"], pg_url, tmp_path / "q", WINDOWS)
+    summary = gate_parquet("features", spark, features_path, day, mean_params, pg_url, tmp_path / "q", WINDOWS)
     assert summary["suites"]["features"]["success"] is True
     assert summary["suites"]["features"]["evaluated"] > 50
     assert _runs(pg_url, day) == [("features", True, 0, [], None)]
     assert not (tmp_path / "q").exists()
 
 
-def test_bad_features_fail_in_spark_name_the_problem_and_are_quarantined(spark, features_path, pg_url, tmp_path) -> None:
+def test_bad_features_fail_in_spark_name_the_problem_and_are_quarantined(spark, features_path, mean_params, pg_url, tmp_path) -> None:
     from pyspark.sql import functions as F
 
     bad_path = tmp_path / "bad_features"
@@ -73,7 +88,7 @@ def test_bad_features_fail_in_spark_name_the_problem_and_are_quarantined(spark, 
     )
     day = date(2031, 1, 2)
     with pytest.raises(DataQualityError) as caught:
-        gate_parquet("features", spark, bad_path, day, PARAMS["features"], pg_url, tmp_path / "q", WINDOWS)
+        gate_parquet("features", spark, bad_path, day, mean_params, pg_url, tmp_path / "q", WINDOWS)
     message = str(caught.value)
     assert "features:" in message
     assert "expect_column_values_to_be_between(column=sessions_7d)" in message

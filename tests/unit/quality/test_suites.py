@@ -32,7 +32,7 @@ def test_checked_in_suites_are_what_params_yaml_gives(suite: str) -> None:
 def test_other_windows_give_suites_for_their_columns(tmp_path: Path) -> None:
     params = load_params()
     params["features"]["windows_days"] = [5, 14, 60]
-    params["quality"]["features"]["mean_bounds"] = {"active_days_14d": [1, 14], "monthly_fee": [5, 60]}
+    params["quality"]["features"]["mean_columns"] = ["active_days_14d", "monthly_fee"]
     context = tmp_path / "gx"
     shutil.copytree(CONTEXT / "expectations", context / "expectations")
 
@@ -48,7 +48,8 @@ def test_other_windows_give_suites_for_their_columns(tmp_path: Path) -> None:
 def test_mean_bounds_on_a_column_the_windows_do_not_make_are_refused() -> None:
     params = load_params()
     params["features"]["windows_days"] = [5, 14, 60]  # active_days_30d of the default bounds no longer exists
-    with pytest.raises(ValueError, match="mean_bounds names \\['active_days_30d', 'sessions_30d', 'failed_payments_30d'\\]"):
+    named = "mean_columns names \\['active_days_30d', 'sessions_30d', 'minutes_30d', 'failed_payments_30d'\\]"
+    with pytest.raises(ValueError, match=named):
         feature_suites(params)
 
 
