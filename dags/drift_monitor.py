@@ -43,7 +43,7 @@ from nightshift.airflow.context import default_args
     # One run at a time: a day's decision reads the decisions of the days before it.
     max_active_runs=1,
     tags=["nightshift", "monitoring"],
-    default_args=default_args(),
+    default_args=default_args("drift_monitor"),
     doc_md=__doc__,
     params={
         "score_date": Param(

@@ -46,7 +46,7 @@ POKE_SECONDS, WAIT_SECONDS = wait_for_data()
     catchup=False,
     max_active_runs=1,
     tags=["nightshift", "scoring"],
-    default_args=default_args(),
+    default_args=default_args("nightly_scoring"),
     doc_md=__doc__,
     params={
         "score_date": Param(

@@ -48,7 +48,7 @@ from nightshift.airflow.context import default_args
     catchup=False,
     max_active_runs=1,
     tags=["nightshift", "training"],
-    default_args=default_args(),
+    default_args=default_args("train_model"),
     doc_md=__doc__,
     params={
         "window_days": Param(

@@ -11,7 +11,7 @@ folder or SQLite file inside one container.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +138,19 @@ def wait_for_data(path: Path | None = None) -> tuple[float, float]:
             f"scoring.wait_for_data in {path or params_path()}: need poke_interval_seconds > 0 and a timeout of at least one poke"
         )
     return poke, timeout
+
+
+def execution_timeout(dag_id: str, path: Path | None = None) -> timedelta:
+    """Longest one try of a task of ``dag_id`` may run: params.yaml ``airflow.execution_timeout_minutes``.
+
+    The DAG's own entry, else ``default``. Read when the DAG is parsed (its default_args).
+    """
+    source = path or params_path()
+    minutes = (load_params(path).get("airflow") or {}).get("execution_timeout_minutes") or {}
+    if "default" not in minutes:
+        raise KeyError(f"{source}: airflow.execution_timeout_minutes.default is not set (every task needs a time limit)")
+    key = dag_id if dag_id in minutes else "default"
+    value = float(minutes[key])
+    if value <= 0:
+        raise ValueError(f"{source}: airflow.execution_timeout_minutes.{key} (for {dag_id}) must be > 0 minutes, got {value}")
+    return timedelta(minutes=value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,35 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has the default owner"
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_every_task_has_an_execution_timeout(dagbag) -> None:
+    # A try that hangs (a lock, a stalled call) must fail and retry, not hold its worker slot forever.
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no execution_timeout"
+            assert timedelta(0) < task.execution_timeout <= timedelta(hours=12), f"{dag_id}.{task.task_id}: {task.execution_timeout}"
+
+
+def test_execution_timeouts_come_from_params_yaml_and_name_only_real_dags(dagbag) -> None:
+    from nightshift.config import load_params
+
+    minutes = load_params()["airflow"]["execution_timeout_minutes"]
+    assert set(minutes) - {"default"} <= set(dagbag.dag_ids), "a key of airflow.execution_timeout_minutes names no DAG"
+    for dag_id, dag in dagbag.dags.items():
+        expected = timedelta(minutes=minutes.get(dag_id, minutes["default"]))
+        assert {task.execution_timeout for task in dag.tasks} == {expected}, dag_id
+
+
+def test_the_late_data_sensor_keeps_its_own_timeout_beyond_the_per_poke_execution_timeout(dagbag) -> None:
+    # In reschedule mode each poke is one run of execute, which is what execution_timeout bounds;
+    # the wait for a late day as a whole is the sensor's timeout (scoring.wait_for_data).
+    from nightshift.config import wait_for_data
+
+    sensor = dagbag.dags["nightly_scoring"].get_task("wait_for_day")
+    assert sensor.mode == "reschedule"
+    assert sensor.timeout == wait_for_data()[1]
+    assert sensor.execution_timeout.total_seconds() < sensor.timeout
 
 
 def test_dags_hand_each_other_assets(dagbag) -> None:

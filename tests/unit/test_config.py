@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nightshift.config import (
     MissingSettingError,
     data_dir,
     dvc_repo_dir,
+    execution_timeout,
     mlflow_artifact_root,
     mlflow_tracking_uri,
     quarantine_dir,
@@ -78,3 +81,28 @@ def test_a_tracking_server_keeps_the_artifacts_it_serves(bare_env: pytest.Monkey
 
 def test_a_local_store_keeps_its_artifacts_beside_it(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert mlflow_artifact_root() == (tmp_path / ".mlflow" / "artifacts").as_uri()
+
+
+def _params_file(tmp_path: Path, airflow: object) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"airflow": airflow}))
+    return path
+
+
+def test_execution_timeout_is_the_dags_own_entry_else_the_default(tmp_path: Path) -> None:
+    path = _params_file(tmp_path, {"execution_timeout_minutes": {"default": 60, "train_model": 180}})
+    assert execution_timeout("train_model", path) == timedelta(hours=3)
+    assert execution_timeout("nightly_scoring", path) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("airflow", "error", "match"),
+    [
+        (None, KeyError, r"airflow.execution_timeout_minutes.default is not set"),
+        ({"execution_timeout_minutes": {"train_model": 180}}, KeyError, r"execution_timeout_minutes.default is not set"),
+        ({"execution_timeout_minutes": {"default": 60, "nightly_scoring": 0}}, ValueError, r"minutes.nightly_scoring .* must be > 0"),
+    ],
+)
+def test_execution_timeout_refuses_a_missing_or_unbounded_limit(tmp_path: Path, airflow: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        execution_timeout("nightly_scoring", _params_file(tmp_path, airflow))

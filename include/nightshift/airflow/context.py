@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from nightshift.config import LOCAL_DEFAULTS_VAR, MissingSettingError, local_defaults_allowed
+from nightshift.config import LOCAL_DEFAULTS_VAR, MissingSettingError, execution_timeout, local_defaults_allowed
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +121,19 @@ def trigger_tags(context: dict[str, Any], trigger: dict[str, Any] | None) -> dic
     }
 
 
-def default_args(owner: str = "ml-platform") -> dict[str, Any]:
-    """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests."""
+def default_args(dag_id: str, owner: str = "ml-platform") -> dict[str, Any]:
+    """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests.
+
+    Every task gets an ``execution_timeout`` (params.yaml ``airflow.execution_timeout_minutes``): a try
+    that hangs fails and is retried instead of holding its worker slot forever. In Airflow 3 it bounds one
+    run of the task's ``execute``, which for a sensor in reschedule mode is one poke; the sensor's own
+    ``timeout`` bounds its wait as a whole.
+    """
     return {
         "owner": owner,
         "retries": 1,
         "retry_delay": timedelta(seconds=int(os.environ.get("NIGHTSHIFT_RETRY_DELAY_SECONDS", "120"))),
+        "execution_timeout": execution_timeout(dag_id),
     }
 
 
