@@ -3,8 +3,9 @@
 
 For the run's day (the day that ended; the trigger form's `score_date` picks any landed day):
 waits for that day's events and customers partitions to land (late data is waited for, up to
-`scoring.wait_for_data` in `params.yaml`; a day that has not ended fails at once, saying what
-has landed), validates the day's raw events and customers snapshot with Great Expectations, builds the day's features with Spark and
+`scoring.wait_for_data` in `params.yaml`; a day that has not ended, or one before the first
+landed day, fails at once, naming the landed range), validates the day's raw events and
+customers snapshot with Great Expectations, builds the day's features with Spark and
 validates them in Spark, scores every active customer with the registry's `champion` and
 replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset event carries the
 date, model name and version and row count in its extra, for `drift_monitor`.
@@ -16,9 +17,10 @@ challenger that fails is logged and recorded as a failed `shadow` run in `scorin
 champion's rows are published all the same.
 
 A failed validation fails the run at once (no retries: bad data stays bad), names the
-suite, each failed expectation and example values, copies the data to the quarantine
-folder with the validation result, and records the run in `data_quality_runs`; the
-published scores are untouched. Every validation renders into the GX data docs
+suite, each failed expectation and example values (or the raw file that is unreadable or of
+the wrong column type), records the run in `data_quality_runs`, then copies the data to the
+quarantine folder with the validation result (best effort: a failed copy is recorded with the
+run); the published scores are untouched. Every validation renders into the GX data docs
 (Airflow UI: Browse > Data docs). `build_features` also refuses, without retries, while any
 day its feature window reads (the longest of `features.windows_days`) has a failed validation
 nobody fixed or accepted (`nightshift quality validate|accept DATE`).

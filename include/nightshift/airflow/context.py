@@ -139,18 +139,19 @@ def default_args(dag_id: str, owner: str = "ml-platform") -> dict[str, Any]:
 
 @contextmanager
 def final_on_bad_data() -> Iterator[None]:
-    """Turn a failed quality gate (or a day that cannot have landed) into a task failure without retries.
+    """Turn a failed quality gate (or a day that can never land) into a task failure without retries.
 
-    Bad data stays bad on retry, and a day that has not ended does not end sooner.
+    Bad data stays bad on retry, a day that has not ended does not end sooner, and a day before
+    the first landed one does not land later.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from nightshift.quality.landing import DayNotEndedError
+    from nightshift.quality.landing import DayCannotLandError
     from nightshift.quality.validation import DataQualityError
 
     try:
         yield
-    except (DataQualityError, DayNotEndedError) as error:
+    except (DataQualityError, DayCannotLandError) as error:
         raise AirflowFailException(str(error)) from error
 
 

@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any
 
 from nightshift.quality.audit import QUALITY_TABLE, create_quality_table
-from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, DataQualityError
+from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, FILE_CHECKS, DataQualityError
 from nightshift.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ class UnresolvedBadDaysError(DataQualityError):
 
 
 def _what_failed(entry: dict[str, Any]) -> str:
-    if entry.get("expectation") == "freshness":
-        return f"freshness: {entry.get('observed')}"
+    if entry.get("expectation") in FILE_CHECKS:  # found on the files: `observed` names the partition or file
+        return f"{entry.get('expectation')}: {entry.get('observed')}"
     column = entry.get("column")
     return f"{entry.get('expectation')}(column={column})" if column else str(entry.get("expectation"))
 

@@ -2,8 +2,9 @@
 
 Lateness is not bad data: a day whose partitions are not there yet is waited for (the
 `wait_for_day` sensor of nightly_scoring), and only what has landed is validated. A day that
-has not ended yet cannot have landed, so a run for it fails at once, saying what exists.
-Listing folder names only: no Parquet is opened, so a poke stays cheap.
+has not ended yet, or one older than the first landed day, will never land, so a run for it
+fails at once, naming the landed range. Listing folder names only: no Parquet is opened, so a
+poke stays cheap.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION, EVENTS, EVENTS_P
 log = logging.getLogger(__name__)
 
 
-class DayNotEndedError(ValueError):
+class DayCannotLandError(ValueError):
+    """The day asked for will never land, so waiting for it is a mistake (a bad-data failure, no retry)."""
+
+
+class DayNotEndedError(DayCannotLandError):
     """The day asked for has not ended, so its data cannot have landed."""
+
+
+class DayBeforeLandingError(DayCannotLandError):
+    """The day asked for is older than the first landed day: a landing zone grows forward."""
 
 
 def landed_days(root: Path, table: str, partition: str) -> list[date]:
@@ -54,6 +63,28 @@ def describe_landing_zone(root: Path) -> str:
     return f"{root} holds events for {_span(events)} and customers snapshots for {_span(snapshots)}{newest}"
 
 
+def _ends(days: list[date]) -> str:
+    if not days:
+        return "none"
+    plural = "s" if len(days) > 1 else ""
+    return f"{days[0].isoformat()}..{days[-1].isoformat()} ({len(days)} day{plural})"
+
+
+def landed_range(root: Path) -> str:
+    """The first..last landed day of events and of customers snapshots, for a day that cannot be waited for."""
+    events = landed_days(root, EVENTS, EVENTS_PARTITION)
+    snapshots = landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION)
+    both = sorted(set(events) & set(snapshots))
+    newest = f"; newest day with both: {both[-1].isoformat()}" if both else ""
+    return f"landed range in {root}: events {_ends(events)}, customers snapshots {_ends(snapshots)}{newest}"
+
+
+def _first_landed_day(root: Path) -> date | None:
+    """The first day both tables can hold: the later of their first days (None while either holds nothing)."""
+    firsts = [days[0] for days in (landed_days(root, EVENTS, EVENTS_PARTITION), landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION)) if days]
+    return max(firsts) if firsts else None
+
+
 def _has_data_file(folder: Path) -> bool:
     # A writer's temporary and marker files (Spark's _temporary, _SUCCESS, .crc) are not data.
     return folder.is_dir() and any(f.is_file() and not f.name.startswith(("_", ".")) for f in folder.iterdir())
@@ -65,15 +96,23 @@ def missing_partitions(root: Path, day: date) -> list[Path]:
 
 
 def day_has_landed(root: Path, day: date, today: date) -> bool:
-    """True once both of `day`'s partitions hold a data file; raises DayNotEndedError for a day not over yet.
+    """True once both of `day`'s partitions hold a data file; raises DayCannotLandError for a day that never will.
 
-    `today` is the wall-clock date (UTC) of the check: waiting for a day that has not ended only
-    makes sense as a mistake, such as a manual trigger with no score date.
+    `today` is the wall-clock date (UTC) of the check: waiting for a day that has not ended, or
+    for one before the first landed day, only makes sense as a mistake, such as a manual trigger
+    with no score date or a score_date typed wrong. Before anything has landed at all (a first
+    deployment), every ended day is waited for.
     """
     if day >= today:
         raise DayNotEndedError(
             f"{day.isoformat()} has not ended yet (today is {today.isoformat()} UTC), so none of its data can have landed; "
-            f"{describe_landing_zone(root)}. To score a landed day, trigger with score_date set to it."
+            f"{landed_range(root)}. To score a landed day, trigger with score_date set to it."
+        )
+    first = _first_landed_day(root)
+    if first is not None and day < first:
+        raise DayBeforeLandingError(
+            f"{day.isoformat()} is before the first landed day ({first.isoformat()}), so its data will never land; "
+            f"{landed_range(root)}. To score a landed day, trigger with score_date set to one in that range."
         )
     missing = missing_partitions(root, day)
     if missing:

@@ -42,3 +42,16 @@ def test_the_score_date_of_the_trigger_form_wins_over_the_runs_day() -> None:
     assert scored_day(context) == date(2026, 11, 24)
     assert scored_day({**context, "params": {"score_date": None}}) == date(2026, 11, 24)
     assert scored_day({**context, "params": {"score_date": "2026-06-29"}}) == date(2026, 6, 29)
+
+
+def test_a_day_before_the_landed_range_fails_the_task_without_retries(tmp_path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nightshift.airflow.context import final_on_bad_data
+    from nightshift.quality.landing import day_has_landed
+
+    for folder in ("events/event_date=2026-06-28", "customers/snapshot_date=2026-06-28"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "part-0.parquet").write_bytes(b"PAR1")
+    with pytest.raises(AirflowFailException, match="2026-01-01 is before the first landed day"), final_on_bad_data():
+        day_has_landed(tmp_path, date(2026, 1, 1), date(2026, 7, 1))

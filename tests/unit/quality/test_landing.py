@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from nightshift.contract import customers_partition, events_partition
-from nightshift.quality.landing import DayNotEndedError, day_has_landed, describe_landing_zone, landed_days, missing_partitions
+from nightshift.quality.landing import (
+    DayBeforeLandingError,
+    DayNotEndedError,
+    day_has_landed,
+    describe_landing_zone,
+    landed_days,
+    missing_partitions,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -50,9 +57,35 @@ def test_a_day_that_has_not_ended_fails_at_once_saying_what_has_landed(tmp_path:
         day_has_landed(tmp_path, TODAY, TODAY)
     message = str(caught.value)
     assert "2026-07-01 has not ended yet" in message
-    assert "events for 2026-06-28 to 2026-06-29 (2 days)" in message
+    assert f"landed range in {tmp_path}: events 2026-06-28..2026-06-29 (2 days), customers snapshots 2026-06-28..2026-06-29" in message
     assert "newest day with both: 2026-06-29" in message
     assert "score_date" in message
+    # A day after today, as a score_date typed a year ahead, is refused the same way.
+    with pytest.raises(DayNotEndedError, match=r"2027-06-29 has not ended yet .* landed range in .*: events 2026-06-28\.\.2026-06-29"):
+        day_has_landed(tmp_path, date(2027, 6, 29), TODAY)
+
+
+def test_a_day_before_the_first_landed_day_fails_at_once_naming_the_landed_range(tmp_path: Path) -> None:
+    # Customers snapshots start a day later than events: a day before either's first day never lands whole.
+    _land(tmp_path, date(2026, 6, 27), customers=False)
+    for day in (date(2026, 6, 28), date(2026, 6, 29)):
+        _land(tmp_path, day)
+    for asked in (date(2025, 6, 28), date(2026, 6, 27)):
+        with pytest.raises(DayBeforeLandingError) as caught:
+            day_has_landed(tmp_path, asked, TODAY)
+        message = str(caught.value)
+        assert message.startswith(f"{asked.isoformat()} is before the first landed day (2026-06-28)")
+        assert (
+            f"landed range in {tmp_path}: events 2026-06-27..2026-06-29 (3 days), customers snapshots 2026-06-28..2026-06-29 (2 days)"
+        ) in message
+    # From the first day with both on, a day is waited for as usual (one after the last landed day is late).
+    assert day_has_landed(tmp_path, date(2026, 6, 28), TODAY)
+    assert not day_has_landed(tmp_path, date(2026, 6, 30), TODAY)
+
+
+def test_an_empty_landing_zone_is_waited_for(tmp_path: Path) -> None:
+    # Nothing has landed yet (a first deployment): there is no range to be before.
+    assert not day_has_landed(tmp_path, date(2026, 6, 1), TODAY)
 
 
 def test_landed_days_reads_folder_names_and_skips_what_is_not_a_day(tmp_path: Path) -> None:
