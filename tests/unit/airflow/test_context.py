@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 
-from nightshift.airflow.context import run_date, scored_day
+from nightshift.airflow.context import run_date, scored_day, training_date
 
 pytestmark = pytest.mark.unit
 
@@ -42,3 +42,16 @@ def test_the_score_date_of_the_trigger_form_wins_over_the_runs_day() -> None:
     assert scored_day(context) == date(2026, 11, 24)
     assert scored_day({**context, "params": {"score_date": None}}) == date(2026, 11, 24)
     assert scored_day({**context, "params": {"score_date": "2026-06-29"}}) == date(2026, 6, 29)
+
+
+def test_train_model_trains_as_of_the_trigger_forms_day_unless_a_drift_event_names_one() -> None:
+    # A run for a day years before the DAG existed: its form's as_of wins over the logical date.
+    start, end = pendulum.datetime(1997, 6, 8, 3, tz="UTC"), pendulum.datetime(1997, 6, 15, 3, tz="UTC")
+    context = _context("manual", end, start, end)
+    assert training_date(context, None) == date(1997, 6, 15)
+    assert training_date({**context, "params": {"as_of": None}}, None) == date(1997, 6, 15)
+    assert training_date({**context, "params": {"as_of": "1997-05-30"}}, None) == date(1997, 5, 30)
+    drift = {"score_date": "1997-05-20", "source": "replay"}
+    assert training_date(context, drift) == date(1997, 5, 20)
+    with pytest.raises(ValueError, match="as_of=1997-05-30 and a drift event .*1997-05-20.*: a drift event trains as of its day"):
+        training_date({**context, "params": {"as_of": "1997-05-30"}}, drift)
