@@ -107,7 +107,7 @@ def cmd_drift_performance(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
-    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_standalone
+    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_dags_test, run_standalone
     from nightshift.local.database import database_url
 
     env = airflow_env(database_url())
@@ -115,6 +115,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     if argv[:1] == ["standalone"]:
         # Supervised rather than exec'd: one Ctrl-C must stop all four components (see run_standalone).
         return run_standalone([airflow_bin(), *argv], env)
+    if argv[:2] == ["dags", "test"]:
+        # Watched rather than exec'd: exit 0 with a failed run, or one in which no task ran, is a failure.
+        return run_dags_test([airflow_bin(), *argv], env)
     os.execve(airflow_bin(), [airflow_bin(), *argv], env)
     return 0  # not reached
 
