@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nightshift.local.airflow_env import airflow_env, dag_run_finished, dag_test, tasks_that_ran
+from nightshift.local.airflow_env import airflow_env, dag_run_finished, dag_test, task_states
 from tests.e2e.conftest import isolated_env
 from tests.pg_helpers import create_database
 
@@ -40,7 +40,9 @@ def test_a_landing_zone_weeks_stale_fails_at_the_freshness_guard_and_registers_n
     assert "up_for_retry" not in log.lower()
     finished = dag_run_finished(log)
     assert finished["state"] == "failed"
-    assert tasks_that_ran("train_model", finished["run_id"], env) == ["check_data_freshness"]
+    # Nothing after the guard ran: no Spark session, no training set, no training.
+    states = task_states("train_model", finished["run_id"], env)
+    assert states == {"check_data_freshness": "failed", **{task: "upstream_failed" for task in TASKS if task != "check_data_freshness"}}
 
     client = _client(env)
     assert client.search_registered_models() == []
@@ -70,7 +72,8 @@ def test_a_run_of_1997_runs_its_tasks_and_trains_as_of_the_day_its_form_names(st
     log_file = tmp_path / "1997.log"
     dag_test("train_model", date(1997, 6, 15), env, log_file, conf={"as_of": last_day.isoformat()})
     finished = dag_run_finished(log_file.read_text())
-    assert sorted(tasks_that_ran("train_model", finished["run_id"], env)) == TASKS
+    states = task_states("train_model", finished["run_id"], env)
+    assert sorted(states) == TASKS and set(states.values()) <= {"success", "skipped"}, states
 
     client = _client(env)
     (version,) = client.search_model_versions(f"name = '{MODEL}'")

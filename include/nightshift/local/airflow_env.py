@@ -209,8 +209,8 @@ def dag_test_problem(output: str, env: Mapping[str, str]) -> str | None:
         return "no 'DagRun Finished' line"
     if finished.get("state") != "success":
         return f"state={finished.get('state')}"
-    ran = tasks_that_ran(finished["dag_id"], finished["run_id"], env)
-    if not ran:
+    states = task_states(finished["dag_id"], finished["run_id"], env)
+    if not RAN_STATES & set(states.values()):
         return (
             f"state=success, but no task ran in run {finished['run_id']} of {finished['dag_id']} (logical date "
             f"{finished.get('logical_date')}): Airflow creates no task instance for a logical date before a task's start_date"
@@ -232,8 +232,13 @@ def dag_run_state(output: str) -> str | None:
     return None if finished is None else finished.get("state")
 
 
-def tasks_that_ran(dag_id: str, run_id: str, env: Mapping[str, str]) -> list[str]:
-    """The ids of the run's task instances that started, from Airflow's metadata database."""
+# Task instance states a task reaches only by being run (skipped: a task may skip itself, as publish_champion
+# does). Not: no state, scheduled, queued, upstream_failed (set without running it), removed.
+RAN_STATES = frozenset({"success", "failed", "skipped", "up_for_retry", "up_for_reschedule", "running", "deferred", "restarting"})
+
+
+def task_states(dag_id: str, run_id: str, env: Mapping[str, str]) -> dict[str, str | None]:
+    """The state of each of the run's task instances, from Airflow's metadata database."""
     cmd = [airflow_bin(), "tasks", "states-for-dag-run", dag_id, run_id, "--output", "json"]
     proc = subprocess.run(cmd, env=dict(env), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -242,8 +247,7 @@ def tasks_that_ran(dag_id: str, run_id: str, env: Mapping[str, str]) -> list[str
     listed = [line for line in proc.stdout.splitlines() if line.startswith("[")]
     if not listed:
         raise RuntimeError(f"airflow tasks states-for-dag-run {dag_id} {run_id} printed no JSON list:\n{_tail(proc.stdout)}")
-    rows = json.loads(listed[-1])
-    return [row["task_id"] for row in rows if row.get("start_date")]
+    return {row["task_id"]: row.get("state") for row in json.loads(listed[-1])}
 
 
 def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | None = None) -> str:

@@ -89,17 +89,17 @@ def test_a_stale_landing_zone_stops_the_dvc_training_stages_before_any_work(pg_u
     shutil.copytree(zone.data_dir, tmp_path / "data" / "raw")
     params = yaml.safe_load((project_home() / "params.yaml").read_text())
     as_of = zone.end_date + timedelta(days=20)
-    params["train"]["as_of"] = as_of.isoformat()
+    params["train"].update(as_of=as_of.isoformat(), max_staleness_days=3)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = _env(pg_url, tmp_path, tmp_path / "data" / "raw")
     env.update(MLFLOW_TRACKING_URI=store, NIGHTSHIFT_MLFLOW_ARTIFACTS=str(tmp_path / "art"))
     refusal = (
         f"data freshness guard: the newest landed day {zone.end_date.isoformat()} is 20 days before {as_of.isoformat()}, "
-        f"the day this run trains as of; train.max_staleness_days allows {params['train']['max_staleness_days']}"
+        "the day this run trains as of; train.max_staleness_days allows 3"
     )
 
-    for stage, output in (("train", "data/model/model.ubj"), ("training_set", "data/training_set")):
+    for stage, output in (("training_set", "data/training_set"), ("train", "data/model/model.ubj")):
         done = subprocess.run(_stage_command(stage), cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode == 1, f"{stage}: {done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr

@@ -67,7 +67,9 @@ def test_a_successful_run_passes(fake_airflow) -> None:
 def test_a_successful_run_in_which_no_task_ran_is_a_failure(fake_airflow) -> None:
     # A logical date before the tasks' start_date: no task instance, and Airflow marks the run successful.
     not_started = '[{"task_id": "score", "state": null, "start_date": null, "end_date": null}]\n'
-    for states in ("[]\n", not_started):
+    # Airflow gives an upstream_failed task a start date without running it.
+    upstream_failed = '[{"task_id": "score", "state": "upstream_failed", "start_date": "2026-11-24T02:46:57+00:00", "end_date": null}]\n'
+    for states in ("[]\n", not_started, upstream_failed):
         fake_airflow(FINISHED.format(state="success") + "\n", states)
         with pytest.raises(RuntimeError, match="state=success, but no task ran in run manual__x of nightly_scoring"):
             dag_test("nightly_scoring", date(2026, 6, 28), {"PATH": "/usr/bin"})
