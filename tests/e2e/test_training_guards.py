@@ -3,6 +3,7 @@ and a run as of a day decades before the DAGs were written trains as of that day
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -79,6 +80,8 @@ def test_a_run_of_1997_runs_its_tasks_and_trains_as_of_the_day_its_form_names(st
     (version,) = client.search_model_versions(f"name = '{MODEL}'")
     run = client.get_run(version.run_id)
     assert run.data.tags["training_set"].endswith(f"as_of={last_day.isoformat()}")
-    first, last = run.data.params["train_dates"].split("..")
-    # Labels known by the day it trains as of: the newest training date's 30-day window ends by then.
-    assert first.startswith("1997-") and date.fromisoformat(last) + timedelta(days=30) <= last_day
+    # e.g. "1997-01-01..1997-03-05 (10 dates)"; every label known by the day it trains as of: the newest
+    # evaluation date's 30-day window ends by then.
+    first = re.match(r"(\d{4}-\d\d-\d\d)\.\.", run.data.params["train_dates"]).group(1)
+    newest = re.search(r"\.\.(\d{4}-\d\d-\d\d)", run.data.params["eval_dates"]).group(1)
+    assert first.startswith("1997-") and date.fromisoformat(newest) + timedelta(days=30) <= last_day
