@@ -28,7 +28,6 @@ trigger would pass it.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from nightshift.airflow.assets import CHURN_DRIFT, CHURN_SCORES
@@ -38,7 +37,6 @@ from nightshift.airflow.context import default_args
 @dag(
     dag_id="drift_monitor",
     schedule=[CHURN_SCORES],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     # One run at a time: a day's decision reads the decisions of the days before it.
     max_active_runs=1,

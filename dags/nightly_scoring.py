@@ -44,7 +44,6 @@ POKE_SECONDS, WAIT_SECONDS = wait_for_data()
     dag_id="nightly_scoring",
     # Interval timetable: the run for day D has logical date D and starts once D is over.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     tags=["nightshift", "scoring"],

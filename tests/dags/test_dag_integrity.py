@@ -103,6 +103,28 @@ def test_train_model_runs_weekly_on_an_interval_timetable_or_on_churn_drift(dagb
     assert dag.catchup is False
 
 
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_a_run_for_any_day_creates_every_task_and_unpausing_schedules_only_the_latest_interval(dagbag, dag_id: str) -> None:
+    """A run of 1997 (a team's old history) runs its tasks, and unpausing still creates one run, not decades of them."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    # What the scheduler holds: the serialized DAG.
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[dag_id]))
+    long_ago = datetime(1997, 1, 1, tzinfo=UTC)
+    # Airflow creates a run's task instance only for a task whose start_date is not after the run's logical date.
+    skipped = [t.task_id for t in dag.tasks if t.start_date is not None and t.start_date > long_ago]
+    assert skipped == [], f"a run of {long_ago.date()} would create no task instance for {skipped}, and succeed"
+    if dag.timetable.periodic:
+        # The first scheduled run after unpausing (no run before it): the latest whole interval, ended by now.
+        first = dag.next_dagrun_info(last_automated_run_info=None)
+        now = datetime.now(UTC)
+        period = timedelta(days=7 if dag_id == "train_model" else 1)
+        assert first.data_interval.end <= now < first.data_interval.end + period
+        assert first.data_interval.end - first.data_interval.start == period
+
+
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_imports_nothing_heavy(dag_file: Path) -> None:
     # A fresh interpreter: this test process has long since imported the heavy libraries itself.

@@ -97,10 +97,13 @@ def drift_trigger(context: dict[str, Any], asset: Any) -> dict[str, Any] | None:
 
 
 def training_date(context: dict[str, Any], trigger: dict[str, Any] | None) -> date:
-    """The day train_model trains as of: the drift event's date for a drift-triggered run, else `run_date`."""
+    """The day train_model trains as of: a drift event's date, else the trigger form's `as_of`, else `run_date`."""
+    chosen = (context.get("params") or {}).get("as_of")
     if trigger is not None:
+        if chosen:
+            raise ValueError(f"as_of={chosen} and a drift event (score_date {trigger['score_date']}): a drift event trains as of its day")
         return date.fromisoformat(str(trigger["score_date"]))
-    return run_date(context)
+    return date.fromisoformat(chosen) if chosen else run_date(context)
 
 
 def trigger_tags(context: dict[str, Any], trigger: dict[str, Any] | None) -> dict[str, str]:
@@ -139,19 +142,20 @@ def default_args(dag_id: str, owner: str = "ml-platform") -> dict[str, Any]:
 
 @contextmanager
 def final_on_bad_data() -> Iterator[None]:
-    """Turn a failed quality gate (or a day that can never land) into a task failure without retries.
+    """Turn a failed quality gate (or a day that can never land, or stale data) into a task failure without retries.
 
-    Bad data stays bad on retry, a day that has not ended does not end sooner, and a day before
-    the first landed one does not land later.
+    Bad data stays bad on retry, a day that has not ended does not end sooner, a day before the first
+    landed one does not land later, and a stale landing zone does not fill up within a retry delay.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from nightshift.quality.freshness import StaleDataError
     from nightshift.quality.landing import DayCannotLandError
     from nightshift.quality.validation import DataQualityError
 
     try:
         yield
-    except (DataQualityError, DayCannotLandError) as error:
+    except (DataQualityError, DayCannotLandError, StaleDataError) as error:
         raise AirflowFailException(str(error)) from error
 
 

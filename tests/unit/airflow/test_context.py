@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 
-from nightshift.airflow.context import run_date, scored_day
+from nightshift.airflow.context import run_date, scored_day, training_date
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +55,16 @@ def test_a_day_before_the_landed_range_fails_the_task_without_retries(tmp_path) 
         (tmp_path / folder / "part-0.parquet").write_bytes(b"PAR1")
     with pytest.raises(AirflowFailException, match="2026-01-01 is before the first landed day"), final_on_bad_data():
         day_has_landed(tmp_path, date(2026, 1, 1), date(2026, 7, 1))
+
+
+def test_train_model_trains_as_of_the_trigger_forms_day_unless_a_drift_event_names_one() -> None:
+    # A run for a day years before the DAG existed: its form's as_of wins over the logical date.
+    start, end = pendulum.datetime(1997, 6, 8, 3, tz="UTC"), pendulum.datetime(1997, 6, 15, 3, tz="UTC")
+    context = _context("manual", end, start, end)
+    assert training_date(context, None) == date(1997, 6, 15)
+    assert training_date({**context, "params": {"as_of": None}}, None) == date(1997, 6, 15)
+    assert training_date({**context, "params": {"as_of": "1997-05-30"}}, None) == date(1997, 5, 30)
+    drift = {"score_date": "1997-05-20", "source": "replay"}
+    assert training_date(context, drift) == date(1997, 5, 20)
+    with pytest.raises(ValueError, match="as_of=1997-05-30 and a drift event .*1997-05-20.*: a drift event trains as of its day"):
+        training_date({**context, "params": {"as_of": "1997-05-30"}}, drift)
