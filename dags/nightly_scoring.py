@@ -23,7 +23,8 @@ quarantine folder with the validation result (best effort: a failed copy is reco
 run); the published scores are untouched. Every validation renders into the GX data docs
 (Airflow UI: Browse > Data docs). `build_features` also refuses, without retries, while any
 day its feature window reads (the longest of `features.windows_days`) has a failed validation
-nobody fixed or accepted (`nightshift quality validate|accept DATE`).
+nobody fixed or accepted (`nightshift quality validate|accept DATE`), or has not landed and
+nobody accepted it as a day of no activity (`nightshift quality accept DATE --missing`).
 
 Runs nightly just after midnight UTC for the day that ended.
 """
@@ -64,11 +65,13 @@ def nightly_scoring():
     @task.sensor(poke_interval=POKE_SECONDS, timeout=WAIT_SECONDS, mode="reschedule")
     def wait_for_day(**context) -> PokeReturnValue:
         from nightshift.airflow.context import final_on_bad_data, scored_day
-        from nightshift.config import data_dir
+        from nightshift.config import data_dir, load_params
         from nightshift.quality.landing import day_has_landed
 
+        # Waits for the scored day; also names the days of its feature window that have not landed.
+        window = max(load_params()["features"]["windows_days"])
         with final_on_bad_data():
-            return PokeReturnValue(is_done=day_has_landed(data_dir(), scored_day(context), pendulum.now("UTC").date()))
+            return PokeReturnValue(is_done=day_has_landed(data_dir(), scored_day(context), pendulum.now("UTC").date(), window))
 
     @task
     def validate_raw(**context) -> dict:

@@ -9,7 +9,8 @@ or registered, and an MLflow run (status FAILED, tagged `guard=data_freshness`) 
 Then builds a point-in-time training set (weekly snapshots whose 30-day churn label is
 known by the day it trains as of) with Spark, validates it with the GX `training_set` suite
 in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
-it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
+it reads whose failed validation nobody fixed or accepted, or that never landed and nobody
+accepted as a day of no activity, refuses it before it is built), then
 commits it to the DVC cache and pushes it to the DVC remote (restorable by the md5 the
 MLflow run records), then trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
 cross-validation inside those dates picks the number of trees), evaluates on the newest

@@ -146,12 +146,25 @@ def cmd_quality_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+_MISSING_READ_AS = {
+    "events": "its events partition never landed: windows count the day as no activity",
+    "customers": "its customers snapshot never landed: no training date falls on it, and labels due that day read the next snapshot",
+}
+
+
 def cmd_quality_accept(args: argparse.Namespace) -> int:
     import getpass
 
+    from nightshift.config import data_dir
     from nightshift.local.database import database_url
-    from nightshift.quality.bad_days import accept_day
+    from nightshift.quality.bad_days import accept_day, accept_missing_day
 
+    if args.missing:
+        tables = accept_missing_day(database_url(), data_dir(), args.date, args.reason, args.by or getpass.getuser())
+        print(f"accepted {args.date.isoformat()} as a day of no activity; windows that read it build again.")
+        for table in tables:
+            print(f"  {_MISSING_READ_AS[table]}")
+        return 0
     accepted = accept_day(database_url(), args.date, args.reason, args.by or getpass.getuser())
     print(f"accepted {args.date.isoformat()} as it is; windows that read it build again. It had failed:")
     for bad in accepted:
@@ -471,13 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suites.set_defaults(func=cmd_suites)
 
-    quality = sub.add_parser("quality", help="raw days that failed validation: validate a day again, or accept it as it is")
+    quality = sub.add_parser("quality", help="raw days that failed validation or never landed: validate a day again, or accept it")
     quality_sub = quality.add_subparsers(dest="quality_command", required=True)
     val = quality_sub.add_parser("validate", help="validate DATE's raw events and snapshot again (a pass resolves its failure)")
     val.add_argument("date", type=_date)
     val.set_defaults(func=cmd_quality_validate)
-    acc = quality_sub.add_parser("accept", help="accept DATE's failed validation: feature and training windows may read it")
+    acc = quality_sub.add_parser(
+        "accept", help="accept DATE's failed validation (or with --missing, its absence): feature and training windows may read it"
+    )
     acc.add_argument("date", type=_date)
+    acc.add_argument("--missing", action="store_true", help="DATE never landed: accept it as a day of no activity (refused if it landed)")
     acc.add_argument("--reason", required=True, help="why the day's data is good enough as it is (kept with the acceptance)")
     acc.add_argument("--by", default=None, help="who accepts it (default: the login name)")
     acc.set_defaults(func=cmd_quality_accept)

@@ -10,7 +10,8 @@ poke stays cheap.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION, EVENTS, EVENTS_PARTITION, customers_partition, events_partition
@@ -95,13 +96,15 @@ def missing_partitions(root: Path, day: date) -> list[Path]:
     return [p for p in (events_partition(root, day), customers_partition(root, day)) if not _has_data_file(p)]
 
 
-def day_has_landed(root: Path, day: date, today: date) -> bool:
+def day_has_landed(root: Path, day: date, today: date, window_days: int = 1) -> bool:
     """True once both of `day`'s partitions hold a data file; raises DayCannotLandError for a day that never will.
 
     `today` is the wall-clock date (UTC) of the check: waiting for a day that has not ended, or
     for one before the first landed day, only makes sense as a mistake, such as a manual trigger
     with no score date or a score_date typed wrong. Before anything has landed at all (a first
-    deployment), every ended day is waited for.
+    deployment), every ended day is waited for. Only `day` is waited for, but what is logged also
+    names the earlier days of its `window_days`-day feature window that have not landed: the
+    feature job refuses them, and waiting would not bring them.
     """
     if day >= today:
         raise DayNotEndedError(
@@ -115,7 +118,51 @@ def day_has_landed(root: Path, day: date, today: date) -> bool:
             f"{landed_range(root)}. To score a landed day, trigger with score_date set to one in that range."
         )
     missing = missing_partitions(root, day)
+    gaps = unlanded_days(root, EVENTS, window_days_before(root, day, window_days))
+    window = f"the {window_days}-day feature window of {day.isoformat()}"
     if missing:
-        log.info("waiting for %s: no data yet in %s; %s", day.isoformat(), ", ".join(map(str, missing)), describe_landing_zone(root))
+        also = f"; {window} also lacks events for {compact_days(gaps)} (not waited for: {_REFUSED})" if gaps else ""
+        where = ", ".join(map(str, missing))
+        log.info("waiting for %s: no data yet in %s%s; %s", day.isoformat(), where, also, describe_landing_zone(root))
         return False
+    if gaps:
+        log.warning("%s has landed, but %s lacks events for %s: %s", day.isoformat(), window, compact_days(gaps), _REFUSED)
     return True
+
+
+_REFUSED = "the feature job refuses a day that has not landed unless accepted, `nightshift quality accept DATE --missing --reason ...`"
+_PARTITIONS = {EVENTS: events_partition, CUSTOMERS: customers_partition}
+
+
+def first_landed_day(root: Path) -> date | None:
+    """The start of history: the oldest day with an events partition or a customers snapshot, None for an empty zone.
+
+    A window reaching back before it reads days the landing zone never had: no history, not missing days.
+    """
+    firsts = [days[0] for days in (landed_days(root, EVENTS, EVENTS_PARTITION), landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION)) if days]
+    return min(firsts, default=None)
+
+
+def window_days_before(root: Path, day: date, window_days: int) -> list[date]:
+    """The days of `day`'s `window_days`-day window before `day`, from the start of history on."""
+    start = first_landed_day(root)
+    if start is None:
+        return []
+    first = max(start, day - timedelta(days=window_days - 1))
+    return [first + timedelta(days=i) for i in range((day - first).days)]
+
+
+def unlanded_days(root: Path, table: str, days: Iterable[date]) -> list[date]:
+    """The days of `days` whose `table` partition (events or customers) holds no data file, oldest first."""
+    return sorted(d for d in set(days) if not _has_data_file(_PARTITIONS[table](root, d)))
+
+
+def compact_days(days: Sequence[date]) -> str:
+    """Days in few words: a run of consecutive days as one range, `2026-05-01..2026-05-05 (5 days), 2026-05-09`."""
+    runs: list[list[date]] = []
+    for d in sorted(set(days)):
+        if runs and d - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0].isoformat()}..{r[-1].isoformat()} ({len(r)} days)" for r in runs)

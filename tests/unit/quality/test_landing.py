@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -95,3 +97,25 @@ def test_landed_days_reads_folder_names_and_skips_what_is_not_a_day(tmp_path: Pa
     assert landed_days(tmp_path, "events", "event_date") == [date(2026, 6, 1), date(2026, 6, 2)]
     assert describe_landing_zone(tmp_path).endswith("customers snapshots for 2026-06-02; newest day with both: 2026-06-02")
     assert "events for none" in describe_landing_zone(tmp_path / "elsewhere")
+
+
+def test_the_sensor_names_the_days_of_the_feature_window_that_have_not_landed(tmp_path: Path, caplog) -> None:
+    day = date(2026, 6, 30)
+    for offset in range(30):  # 2026-06-01..2026-06-30: the 90-day window reaches before the first day
+        _land(tmp_path, date(2026, 6, 1 + offset))
+    for gap in (10, 11, 12, 20):
+        shutil.rmtree(events_partition(tmp_path, date(2026, 6, gap)))
+    shutil.rmtree(customers_partition(tmp_path, day))
+    caplog.set_level(logging.INFO, logger="nightshift.quality.landing")
+
+    assert not day_has_landed(tmp_path, day, TODAY, window_days=90)
+    gaps = "2026-06-10..2026-06-12 (3 days), 2026-06-20"
+    assert f"waiting for 2026-06-30: no data yet in {customers_partition(tmp_path, day)}" in caplog.text
+    assert f"the 90-day feature window of 2026-06-30 also lacks events for {gaps} (not waited for:" in caplog.text
+    # Days before the first landed day are no history, not missing: never named.
+    assert "2026-05-31" not in caplog.text
+
+    caplog.clear()
+    _land(tmp_path, day)
+    assert day_has_landed(tmp_path, day, TODAY, window_days=90)
+    assert f"2026-06-30 has landed, but the 90-day feature window of 2026-06-30 lacks events for {gaps}" in caplog.text
