@@ -93,7 +93,7 @@ def train_model():
     def build_training_set(spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.airflow.context import drift_trigger, final_on_bad_data, training_date, warehouse_url
+        from nightshift.airflow.context import drift_trigger, final_on_bad_data, run_folder_name, training_date, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
         from nightshift.features.jobs import training_set
         from nightshift.model.train import effective_params
@@ -109,7 +109,8 @@ def train_model():
                 spark,
                 data_dir(),
                 as_of,
-                work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
+                # A folder per run: a rerun as of the same day never rewrites the set an earlier model's lineage names.
+                work_dir() / "training_set" / f"as_of={as_of.isoformat()}" / f"run={run_folder_name(context)}",
                 p["features"]["windows_days"],
                 p["train"]["label_horizon_days"],
                 p["train"]["sample_every_days"],
