@@ -83,7 +83,6 @@ def drift_monitor():
     # Skips realized_performance (and its Spark session) on the days no label window closed.
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def matured_labels(**context) -> dict:
-
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import data_dir, load_params
         from nightshift.monitoring.realized import dates_to_measure
@@ -112,7 +111,6 @@ def drift_monitor():
     # Only after new labels matured (skipped with realized_performance otherwise): the evidence changed.
     @task
     def rollout_decision(measured: list, **context) -> dict | None:
-
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import load_params
         from nightshift.model.registry import Aliases

@@ -10,7 +10,7 @@ replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset
 date, model name and version, row count and the run's features and scores folders in its extra, for `drift_monitor`.
 
 Days are independent: each run writes its features and scores under folders of its own
-(`<work>/features/score_date=D/run=<run>/`, the same under `scores/`), recorded in `scoring_runs`, so
+(`<work>/features/score_date=D/run=<run id>-<random>/`, likewise `scores/`, new per attempt), recorded in `scoring_runs`, so
 a rerun or backfill of a day never rewrites the files another run published or `drift_monitor` reads,
 and up to `scoring.max_active_runs` runs go at once (no day waits for another day's late data); two
 runs of one day publish one after the other. `clean_run_folders` then deletes run folders older than

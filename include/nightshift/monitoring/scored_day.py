@@ -60,9 +60,11 @@ def _disagreements(ref: dict[str, Any], run: PublishedRun, work: Path) -> list[s
         if Path(str(given)).resolve() == Path(str(recorded)).resolve():
             continue  # the record's own folder, checked with the record
         outside = _outside(str(given), kind, day, work)
-        problems.append(
-            f"{key} {outside}" if outside else f"{key} {given} is another run's: {day}'s published scoring run {run.id} wrote {recorded}"
-        )
+        if outside:
+            problems.append(f"{key} {outside}")
+        else:
+            another = f"is another run's: {day}'s published scoring run {run.id} wrote {recorded}"
+            problems.append(f"{key} {given} {another} (trigger with score_date {day} to judge what it published)")
     return problems
 
 
