@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from nightshift.local.airflow_env import dag_test
+from nightshift.warehouse.drift import ensure_drift_schema
 from nightshift.warehouse.readers import count_scores
 from nightshift.warehouse.schema import ensure_schema
 from tests.pg_helpers import query
@@ -78,6 +79,7 @@ def test_a_replayed_event_that_did_not_score_the_day_is_refused_before_any_work(
     )
     elsewhere = stack["root"] / "work" / "scores" / f"score_date={(day - timedelta(days=1)).isoformat()}"
     event = {"score_date": day.isoformat(), "model_name": "churn_xgb", "model_version": "9", "scores_path": str(elsewhere)}
+    ensure_drift_schema(pg_url)  # run alone, no drift_monitor run has created it yet
     judged = query(pg_url, "SELECT computed_at FROM drift_runs WHERE score_date = %s", (day,))
 
     log = logs / "drift_monitor_refused.log"
