@@ -69,6 +69,9 @@ def test_a_scored_day_is_judged_and_a_matured_day_is_measured(trained, pg_url: s
 def test_a_replayed_event_that_did_not_score_the_day_is_refused_before_any_work(trained, pg_url: str) -> None:
     stack = trained
     env, day, logs = stack["env"], stack["day"], stack["root"] / "logs"
+    # Run alone, nothing has created the tables yet.
+    ensure_schema(pg_url)
+    ensure_drift_schema(pg_url)
     if count_scores(pg_url, day) == 0:
         dag_test("nightly_scoring", day, env, logs / f"nightly_scoring_{day}.log")
     ((run, version),) = query(
@@ -79,7 +82,6 @@ def test_a_replayed_event_that_did_not_score_the_day_is_refused_before_any_work(
     )
     elsewhere = stack["root"] / "work" / "scores" / f"score_date={(day - timedelta(days=1)).isoformat()}"
     event = {"score_date": day.isoformat(), "model_name": "churn_xgb", "model_version": "9", "scores_path": str(elsewhere)}
-    ensure_drift_schema(pg_url)  # run alone, no drift_monitor run has created it yet
     judged = query(pg_url, "SELECT computed_at FROM drift_runs WHERE score_date = %s", (day,))
 
     log = logs / "drift_monitor_refused.log"
