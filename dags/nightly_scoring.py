@@ -8,7 +8,14 @@ landed day, fails at once, naming the landed range), validates the day's raw eve
 customers snapshot with Great Expectations, builds the day's features with Spark and
 validates them in Spark, scores every active customer with the registry's `champion` and
 replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset event carries the
-date, model name and version and row count in its extra, for `drift_monitor`.
+date, model name and version, row count and the run's features and scores folders in its extra, for `drift_monitor`.
+
+Days are independent: each run writes its features and scores under folders of its own
+(`<work>/features/score_date=D/run=<run id>-<random>/`, likewise `scores/`, new per attempt), recorded in `scoring_runs`, so
+a rerun or backfill of a day never rewrites the files another run published or `drift_monitor` reads,
+and up to `scoring.max_active_runs` runs go at once (no day waits for another day's late data); two
+runs of one day publish one after the other. `clean_run_folders` then deletes run folders older than
+`scoring.keep_run_folders_days`, never the ones a day's published run names.
 
 When the registry has a `challenger` other than the champion, it scores every customer in the same
 Spark pass and its rows go to `churn_scores_shadow` (served to nobody); with `rollout.canary_fraction`
@@ -36,7 +43,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, 
 
 from nightshift.airflow.assets import CHURN_SCORES, DAY_FEATURES
 from nightshift.airflow.context import default_args
-from nightshift.config import wait_for_data
+from nightshift.config import max_active_scoring_runs, wait_for_data
 
 POKE_SECONDS, WAIT_SECONDS = wait_for_data()
 
@@ -46,7 +53,9 @@ POKE_SECONDS, WAIT_SECONDS = wait_for_data()
     # Interval timetable: the run for day D has logical date D and starts once D is over.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # Runs of different days write their own folders and wait for their own data; the per-date lock of the
+    # publish keeps two runs of one day from publishing at once.
+    max_active_runs=max_active_scoring_runs(),
     tags=["nightshift", "scoring"],
     default_args=default_args("nightly_scoring"),
     doc_md=__doc__,
@@ -84,7 +93,7 @@ def nightly_scoring():
 
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
-        from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_folder_name, scored_day, warehouse_url
         from nightshift.config import data_dir, day_features_dir, load_params, quarantine_dir
         from nightshift.features.jobs import scoring_features
         from nightshift.quality.gate import gate_parquet
@@ -92,7 +101,7 @@ def nightly_scoring():
 
         p = load_params()
         day = scored_day(context)
-        out = day_features_dir(day)
+        out = day_features_dir(day, run_folder_name(context))
         with final_on_bad_data():
             # Refuses a window holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
             result = scoring_features(spark, data_dir(), day, out, p["features"]["windows_days"], warehouse_url())
@@ -104,7 +113,7 @@ def nightly_scoring():
     def score(features: dict, spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.airflow.context import scored_day, warehouse_url
+        from nightshift.airflow.context import run_folder_name, scored_day, warehouse_url
         from nightshift.config import day_scores_dir, load_params
         from nightshift.model.registry import Aliases
         from nightshift.scoring.rollout import Canary
@@ -120,7 +129,7 @@ def nightly_scoring():
             warehouse_url(),
             p["model"]["name"],
             p["features"]["windows_days"],
-            day_scores_dir(day),
+            day_scores_dir(day, run_folder_name(context)),
             Aliases.from_params(p["model"]),
             Canary.from_params(p["rollout"]),
         )
@@ -137,9 +146,19 @@ def nightly_scoring():
         }
         return result
 
+    # Last, after this run's publish is recorded; a failed run deletes nothing, its files stay for diagnosis.
+    @task
+    def clean_run_folders() -> dict:
+        from nightshift.airflow.context import warehouse_url
+        from nightshift.config import load_params, work_dir
+        from nightshift.scoring.run_folders import clean_scoring_folders
+
+        keep_days = float(load_params()["scoring"]["keep_run_folders_days"])
+        return clean_scoring_folders(warehouse_url(), work_dir(), keep_days).as_dict()
+
     features = build_features()
     wait_for_day() >> validate_raw() >> features
-    score(features)
+    score(features) >> clean_run_folders()
 
 
 nightly_scoring()

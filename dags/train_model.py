@@ -125,7 +125,7 @@ def train_model():
         from datetime import date
         from pathlib import Path
 
-        from nightshift.airflow.context import final_on_bad_data, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_folder_name, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
         from nightshift.features.jobs import training_set
         from nightshift.model.train import effective_params
@@ -140,7 +140,8 @@ def train_model():
                 spark,
                 data_dir(),
                 as_of,
-                work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
+                # A folder per run: a rerun as of the same day never rewrites the set an earlier model's lineage names.
+                work_dir() / "training_set" / f"as_of={as_of.isoformat()}" / f"run={run_folder_name(context)}",
                 p["features"]["windows_days"],
                 p["train"]["label_horizon_days"],
                 p["train"]["sample_every_days"],

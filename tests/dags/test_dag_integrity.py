@@ -93,6 +93,15 @@ def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
     assert dag.timetable.expression == "0 0 * * *"
 
 
+def test_nightly_scoring_runs_days_side_by_side_and_cleans_run_folders_after_publishing(dagbag) -> None:
+    from nightshift.config import load_params
+
+    dag = dagbag.dags["nightly_scoring"]
+    # A rerun or backfill of one day never waits for another day's sensor; the publish lock orders one day's runs.
+    assert dag.max_active_runs == load_params()["scoring"]["max_active_runs"] > 1
+    assert dag.get_task("clean_run_folders").upstream_task_ids == {"score"}
+
+
 def test_train_model_runs_weekly_on_an_interval_timetable_or_on_churn_drift(dagbag) -> None:
     # A cron string would give a trigger timetable whose logical date is the run time: a day still landing.
     dag = dagbag.dags["train_model"]

@@ -42,6 +42,19 @@ def scored_day(context: dict[str, Any]) -> date:
     return date.fromisoformat(chosen) if chosen else run_date(context)
 
 
+def run_folder_name(context: dict[str, Any]) -> str:
+    """A name for the folder this task attempt writes: the Airflow run id made safe for a path, and a random suffix.
+
+    The same run id comes back (a cleared run, `airflow dags test` of one date twice), and an attempt
+    must never write into a folder an earlier one published.
+    """
+    import re
+    import secrets
+
+    run_id = re.sub(r"[^A-Za-z0-9._-]+", "_", str(context.get("run_id") or "")).strip("._-")[:80]
+    return f"{run_id or 'run'}-{secrets.token_hex(4)}"
+
+
 def asset_event_extras(context: dict[str, Any], asset: Any) -> list[dict[str, Any]]:
     """The extras of the ``asset`` events that triggered this run, oldest first; [] for a run no such event triggered.
 
@@ -62,7 +75,8 @@ def monitored_days(extras: list[dict[str, Any]], score_date: str | None) -> list
 
     Several events can reach one run (scoring ran twice before the monitor did): every date is judged,
     and of two events for one date the newer wins (a rerun replaced the earlier scores). Without
-    events, the trigger form's ``score_date``; its model version is then read from scoring_runs.
+    events, the trigger form's ``score_date``. Either way the version and folders judged are the ones
+    scoring_runs recorded for the date (``nightshift.monitoring.scored_day``), which an event must agree with.
     """
     if extras:
         by_date: dict[str, dict[str, Any]] = {}
@@ -142,20 +156,22 @@ def default_args(dag_id: str, owner: str = "ml-platform") -> dict[str, Any]:
 
 @contextmanager
 def final_on_bad_data() -> Iterator[None]:
-    """Turn a failed quality gate (or a day that can never land, or stale data) into a task failure without retries.
+    """Turn a failed quality gate (a day that can never land, stale data, a refused event) into a task failure without retries.
 
     Bad data stays bad on retry, a day that has not ended does not end sooner, a day before the first
-    landed one does not land later, and a stale landing zone does not fill up within a retry delay.
+    landed one does not land later, a stale landing zone does not fill up within a retry delay, and
+    an event stays refused.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from nightshift.monitoring.scored_day import RefusedEventError
     from nightshift.quality.freshness import StaleDataError
     from nightshift.quality.landing import DayCannotLandError
     from nightshift.quality.validation import DataQualityError
 
     try:
         yield
-    except (DataQualityError, DayCannotLandError, StaleDataError) as error:
+    except (DataQualityError, DayCannotLandError, StaleDataError, RefusedEventError) as error:
         raise AirflowFailException(str(error)) from error
 
 

@@ -161,15 +161,3 @@ def read_drift_metrics(url: str, score_date: dt.date) -> list[MetricRow]:
             (score_date,),
         )
         return [MetricRow(*r) for r in cur.fetchall()]
-
-
-def scoring_version(url: str, score_date: dt.date) -> tuple[str, str] | None:
-    """(model_name, model_version) of the newest succeeded scoring run of ``score_date``: the version behind its published rows."""
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT model_name, model_version FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'"
-            " ORDER BY id DESC LIMIT 1",
-            (score_date,),
-        )
-        row = cur.fetchone()
-    return None if row is None else (row[0], row[1])

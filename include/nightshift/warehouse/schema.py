@@ -69,6 +69,8 @@ RUNS_SPEC = Table(
         " CONSTRAINT scoring_runs_status CHECK (status IN ('running', 'succeeded', 'failed'))",
         "error         text",
         f"role          text        NOT NULL DEFAULT '{SERVED}'",
+        "features_path text",
+        "scores_path   text",
     ),
     indexes=((f"{RUNS_TABLE}_score_date_idx", f"{RUNS_TABLE} (score_date, started_at)"),),
 )

@@ -97,6 +97,8 @@ def test_ensure_schema_is_idempotent_and_enforces_contract(pg_url: str) -> None:
         ("status", "text", "NO"),
         ("error", "text", "YES"),
         ("role", "text", "NO"),
+        ("features_path", "text", "YES"),
+        ("scores_path", "text", "YES"),
     ]
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from types import SimpleNamespace
 
@@ -68,3 +69,14 @@ def test_train_model_trains_as_of_the_trigger_forms_day_unless_a_drift_event_nam
     assert training_date(context, drift) == date(1997, 5, 20)
     with pytest.raises(ValueError, match="as_of=1997-05-30 and a drift event .*1997-05-20.*: a drift event trains as of its day"):
         training_date({**context, "params": {"as_of": "1997-05-30"}}, drift)
+
+
+def test_a_run_folder_name_is_the_run_id_made_safe_for_a_path_and_never_the_same_twice() -> None:
+    from nightshift.airflow.context import run_folder_name
+
+    context = {"run_id": "manual__2026-07-14T00:00:00+00:00"}
+    names = {run_folder_name(context) for _ in range(20)}
+    assert len(names) == 20  # the same run id again (a cleared run, `dags test` twice) never reuses a folder
+    assert all(re.fullmatch(r"manual__2026-07-14T00_00_00_00_00-[0-9a-f]{8}", n) for n in names), names
+    assert re.fullmatch(r"backfill__2026-01-01_x_\.\._y-[0-9a-f]{8}", run_folder_name({"run_id": "backfill__2026-01-01/x/../y"}))
+    assert re.fullmatch(r"run-[0-9a-f]{8}", run_folder_name({"run_id": "/.."}))
