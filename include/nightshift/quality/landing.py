@@ -57,11 +57,16 @@ def _span(days: list[date]) -> str:
 
 def describe_landing_zone(root: Path) -> str:
     """What the landing zone holds, in one line: the span of event days and of snapshots."""
+    events, snapshots, newest = _holdings(root)
+    return f"{root} holds events for {_span(events)} and customers snapshots for {_span(snapshots)}{newest}"
+
+
+def _holdings(root: Path) -> tuple[list[date], list[date], str]:
+    """The landed event days, snapshot days, and the newest day holding both (as a clause to append)."""
     events = landed_days(root, EVENTS, EVENTS_PARTITION)
     snapshots = landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION)
     both = sorted(set(events) & set(snapshots))
-    newest = f"; newest day with both: {both[-1].isoformat()}" if both else ""
-    return f"{root} holds events for {_span(events)} and customers snapshots for {_span(snapshots)}{newest}"
+    return events, snapshots, f"; newest day with both: {both[-1].isoformat()}" if both else ""
 
 
 def _ends(days: list[date]) -> str:
@@ -73,10 +78,7 @@ def _ends(days: list[date]) -> str:
 
 def landed_range(root: Path) -> str:
     """The first..last landed day of events and of customers snapshots, for a day that cannot be waited for."""
-    events = landed_days(root, EVENTS, EVENTS_PARTITION)
-    snapshots = landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION)
-    both = sorted(set(events) & set(snapshots))
-    newest = f"; newest day with both: {both[-1].isoformat()}" if both else ""
+    events, snapshots, newest = _holdings(root)
     return f"landed range in {root}: events {_ends(events)}, customers snapshots {_ends(snapshots)}{newest}"
 
 
