@@ -6,6 +6,8 @@ server gives a logged-in user nothing by default (`default_permission = NO_PERMI
 `airflow` gets two grants: EDIT on the model's experiment (runs, params, metrics, artifacts) and
 MANAGE on the registered model (new versions, tags, aliases: removing an alias needs MANAGE).
 It stays an ordinary user: it cannot create users or change anyone's permissions elsewhere.
+Both exist before the first training: for a model that does not exist yet the server answers a
+non-admin 403, not "not found", so train_model could not tell that there is no champion yet.
 
 Running it again is harmless: an existing `airflow` user takes the password now in .env
 (MLFLOW_AIRFLOW_PASSWORD), and the grants are set to these levels again.
@@ -70,6 +72,22 @@ def ensure_experiment(name: str) -> str:
     return experiment.experiment_id if experiment is not None else client.create_experiment(name)
 
 
+def ensure_registered_model(name: str) -> str:
+    """The registered model train_model registers versions of, without versions until it does."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        client.create_registered_model(name, description="Versions registered by train_model.")
+        return "created"
+    return "exists"
+
+
 def provision() -> str:
     from mlflow.server.auth.client import AuthServiceClient
 
@@ -84,11 +102,12 @@ def provision() -> str:
     auth = AuthServiceClient(tracking_uri)
     done = ensure_user(auth, AIRFLOW_USER, password)
     experiment_id = ensure_experiment(model)
+    registered = ensure_registered_model(model)
     grant(auth, AIRFLOW_USER, "experiment", experiment_id, EXPERIMENT_PERMISSION)
     grant(auth, AIRFLOW_USER, "registered_model", model, MODEL_PERMISSION)
     return (
         f"mlflow-init: user {AIRFLOW_USER} {done}; {EXPERIMENT_PERMISSION} on experiment {model} "
-        f"(id {experiment_id}), {MODEL_PERMISSION} on registered model {model}"
+        f"(id {experiment_id}), {MODEL_PERMISSION} on registered model {model} ({registered})"
     )
 
 

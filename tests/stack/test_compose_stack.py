@@ -282,11 +282,19 @@ def task_report(api: Api, dag_id: str, run_id: str) -> str:
             path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}?full_content=true"
             try:
                 content = api.call("GET", path).get("content", [])
-                text = "\n".join(c.get("event", "") if isinstance(c, dict) else str(c) for c in content)
+                text = "\n".join(log_line(c) for c in content)
             except AssertionError as exc:
                 text = str(exc)
             lines.append(_tail(text, 60))
     return "\n".join(lines)
+
+
+def log_line(entry: object) -> str:
+    """One entry of a structured task log; a failure's exception (`error_detail`) is kept, not just its event."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    errors = entry.get("error_detail") or []
+    return "\n".join([entry.get("event", ""), *(f"{e.get('exc_type')}: {e.get('exc_value')}" for e in errors if isinstance(e, dict))])
 
 
 def xcom(api: Api, dag_id: str, run_id: str, task_id: str) -> dict:
