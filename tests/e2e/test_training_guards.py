@@ -79,7 +79,8 @@ def test_a_run_of_1997_runs_its_tasks_and_trains_as_of_the_day_its_form_names(st
     client = _client(env)
     (version,) = client.search_model_versions(f"name = '{MODEL}'")
     run = client.get_run(version.run_id)
-    assert run.data.tags["training_set"].endswith(f"as_of={last_day.isoformat()}")
+    # Each run builds its own training set: <work>/training_set/as_of=D/run=<run id>-<hex>.
+    assert Path(run.data.tags["training_set"]).parent.name == f"as_of={last_day.isoformat()}"
     # e.g. "1997-01-01..1997-03-05 (10 dates)"; every label known by the day it trains as of: the newest
     # evaluation date's 30-day window ends by then.
     first = re.match(r"(\d{4}-\d\d-\d\d)\.\.", run.data.params["train_dates"]).group(1)
