@@ -22,13 +22,15 @@ When a challenger scored in shadow, the matured dates also get the champion/chal
 MLflow run with the plot of both models' daily realized AUC.
 
 Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored
-it (read from `scoring_runs`); `scores_event` replays a `churn_scores` event's extra as the asset
-trigger would pass it.
+it; `scores_event` replays a `churn_scores` event's extra as the asset trigger would pass it. Either way,
+and for the scheduler's events too, the version and the features and scores folders judged are the ones
+`scoring_runs` recorded for the day's published run: an event whose version or folders disagree with
+that record, or name folders other than the day's run folders under the work dir, is refused (no retry),
+naming the mismatch.
 """
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from nightshift.airflow.assets import CHURN_DRIFT, CHURN_SCORES
@@ -38,12 +40,11 @@ from nightshift.airflow.context import default_args
 @dag(
     dag_id="drift_monitor",
     schedule=[CHURN_SCORES],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     # One run at a time: a day's decision reads the decisions of the days before it.
     max_active_runs=1,
     tags=["nightshift", "monitoring"],
-    default_args=default_args(),
+    default_args=default_args("drift_monitor"),
     doc_md=__doc__,
     params={
         "score_date": Param(
@@ -59,29 +60,32 @@ from nightshift.airflow.context import default_args
             title="Replay a churn_scores event",
             description=(
                 "A churn_scores event's extra to judge by hand, as nightly_scoring wrote it "
-                '(e.g. {"score_date": "2026-07-14", "model_name": "churn_xgb", "model_version": "3"}). Empty: the triggering events.'
+                '(e.g. {"score_date": "2026-07-14", "model_name": "churn_xgb", "model_version": "3"}); its version and folders '
+                "must be those scoring_runs recorded for the day's published run. Empty: the triggering events."
             ),
         ),
     },
 )
 def drift_monitor():
-    def judged_refs(context) -> list[dict]:
-        from nightshift.airflow.context import asset_event_extras, monitored_days
+    def judged_refs(context) -> list:
+        from nightshift.airflow.context import asset_event_extras, final_on_bad_data, monitored_days, warehouse_url
+        from nightshift.config import work_dir
+        from nightshift.monitoring.scored_day import judged_days
 
         run = context["params"]
         extras = asset_event_extras(context, CHURN_SCORES) or ([run["scores_event"]] if run["scores_event"] else [])
-        return monitored_days(extras, run["score_date"])
+        # Every task checks the events against scoring_runs: the first one refuses a bad event before any work.
+        with final_on_bad_data():
+            return judged_days(warehouse_url(), monitored_days(extras, run["score_date"]), work_dir())
 
     # Skips realized_performance (and its Spark session) on the days no label window closed.
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def matured_labels(**context) -> dict:
-        from datetime import date
-
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import data_dir, load_params
         from nightshift.monitoring.realized import dates_to_measure
 
-        day = date.fromisoformat(judged_refs(context)[-1]["score_date"])
+        day = judged_refs(context)[-1].score_date
         todo = dates_to_measure(warehouse_url(), data_dir(), day, int(load_params()["train"]["label_horizon_days"]))
         return {"day": day.isoformat(), "dates": {d.isoformat(): s.isoformat() for d, s in todo.items()}} if todo else {}
 
@@ -105,8 +109,6 @@ def drift_monitor():
     # Only after new labels matured (skipped with realized_performance otherwise): the evidence changed.
     @task
     def rollout_decision(measured: list, **context) -> dict | None:
-        from datetime import date
-
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import load_params
         from nightshift.model.registry import Aliases
@@ -115,35 +117,23 @@ def drift_monitor():
         from nightshift.warehouse.comparison import read_comparison
 
         p = load_params()
-        day = date.fromisoformat(judged_refs(context)[-1]["score_date"])
+        day = judged_refs(context)[-1].score_date
         rows = read_comparison(warehouse_url(), until=day)
         return decide_and_apply(p["model"]["name"], Aliases.from_params(p["model"]), RolloutPolicy.from_params(p["rollout"]), rows, day)
 
     # Runs whether or not realized_performance did: the decision reads whatever realized figures are stored.
     @task(trigger_rule="none_failed")
     def monitor(**context) -> dict:
-        from datetime import date
-        from pathlib import Path
-
         from nightshift.airflow.context import warehouse_url
-        from nightshift.config import data_dir, day_features_dir, day_scores_dir, drift_reports_dir, load_params
+        from nightshift.config import data_dir, drift_reports_dir, load_params
         from nightshift.monitoring.monitor import monitor_day
-        from nightshift.warehouse.drift import scoring_version
 
         params, url = load_params(), warehouse_url()
         results = []
-        # Oldest first: each day's decision reads the days before it.
-        for ref in judged_refs(context):
-            day = date.fromisoformat(ref["score_date"])
-            name, version = ref.get("model_name"), ref.get("model_version")
-            if not version:
-                found = scoring_version(url, day)
-                if found is None:
-                    raise LookupError(f"{day} has no succeeded scoring run in scoring_runs: run nightly_scoring for it first")
-                name, version = found
-            features = Path(ref["features_path"]) if ref.get("features_path") else day_features_dir(day)
-            scores = Path(ref["scores_path"]) if ref.get("scores_path") else day_scores_dir(day)
-            results.append(monitor_day(day, url, name, str(version), params, data_dir(), features, scores, drift_reports_dir()))
+        # Oldest first: each day's decision reads the days before it. Each day as its published run recorded it.
+        for d in judged_refs(context):
+            args = (d.model_name, d.model_version, params, data_dir(), d.features_path, d.scores_path, drift_reports_dir())
+            results.append(monitor_day(d.score_date, url, *args))
         asked = [r for r in results if r["retrain"]]
         return {"days": results, "retrain": asked[-1] if asked else None}
 

@@ -3,11 +3,19 @@
 
 For the run's day (the day that ended; the trigger form's `score_date` picks any landed day):
 waits for that day's events and customers partitions to land (late data is waited for, up to
-`scoring.wait_for_data` in `params.yaml`; a day that has not ended fails at once, saying what
-has landed), validates the day's raw events and customers snapshot with Great Expectations, builds the day's features with Spark and
+`scoring.wait_for_data` in `params.yaml`; a day that has not ended, or one before the first
+landed day, fails at once, naming the landed range), validates the day's raw events and
+customers snapshot with Great Expectations, builds the day's features with Spark and
 validates them in Spark, scores every active customer with the registry's `champion` and
 replaces that date's rows in PostgreSQL `churn_scores`. The `churn_scores` Asset event carries the
-date, model name and version and row count in its extra, for `drift_monitor`.
+date, model name and version, row count and the run's features and scores folders in its extra, for `drift_monitor`.
+
+Days are independent: each run writes its features and scores under folders of its own
+(`<work>/features/score_date=D/run=<run id>-<random>/`, likewise `scores/`, new per attempt), recorded in `scoring_runs`, so
+a rerun or backfill of a day never rewrites the files another run published or `drift_monitor` reads,
+and up to `scoring.max_active_runs` runs go at once (no day waits for another day's late data); two
+runs of one day publish one after the other. `clean_run_folders` then deletes run folders older than
+`scoring.keep_run_folders_days`, never the ones a day's published run names.
 
 When the registry has a `challenger` other than the champion, it scores every customer in the same
 Spark pass and its rows go to `churn_scores_shadow` (served to nobody); with `rollout.canary_fraction`
@@ -16,12 +24,14 @@ challenger that fails is logged and recorded as a failed `shadow` run in `scorin
 champion's rows are published all the same.
 
 A failed validation fails the run at once (no retries: bad data stays bad), names the
-suite, each failed expectation and example values, copies the data to the quarantine
-folder with the validation result, and records the run in `data_quality_runs`; the
-published scores are untouched. Every validation renders into the GX data docs
+suite, each failed expectation and example values (or the raw file that is unreadable or of
+the wrong column type), records the run in `data_quality_runs`, then copies the data to the
+quarantine folder with the validation result (best effort: a failed copy is recorded with the
+run); the published scores are untouched. Every validation renders into the GX data docs
 (Airflow UI: Browse > Data docs). `build_features` also refuses, without retries, while any
 day its feature window reads (the longest of `features.windows_days`) has a failed validation
-nobody fixed or accepted (`nightshift quality validate|accept DATE`).
+nobody fixed or accepted (`nightshift quality validate|accept DATE`), or has not landed and
+nobody accepted it as a day of no activity (`nightshift quality accept DATE --missing`).
 
 Runs nightly just after midnight UTC for the day that ended.
 """
@@ -33,7 +43,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, 
 
 from nightshift.airflow.assets import CHURN_SCORES, DAY_FEATURES
 from nightshift.airflow.context import default_args
-from nightshift.config import wait_for_data
+from nightshift.config import max_active_scoring_runs, wait_for_data
 
 POKE_SECONDS, WAIT_SECONDS = wait_for_data()
 
@@ -42,11 +52,12 @@ POKE_SECONDS, WAIT_SECONDS = wait_for_data()
     dag_id="nightly_scoring",
     # Interval timetable: the run for day D has logical date D and starts once D is over.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # Runs of different days write their own folders and wait for their own data; the per-date lock of the
+    # publish keeps two runs of one day from publishing at once.
+    max_active_runs=max_active_scoring_runs(),
     tags=["nightshift", "scoring"],
-    default_args=default_args(),
+    default_args=default_args("nightly_scoring"),
     doc_md=__doc__,
     params={
         "score_date": Param(
@@ -63,11 +74,13 @@ def nightly_scoring():
     @task.sensor(poke_interval=POKE_SECONDS, timeout=WAIT_SECONDS, mode="reschedule")
     def wait_for_day(**context) -> PokeReturnValue:
         from nightshift.airflow.context import final_on_bad_data, scored_day
-        from nightshift.config import data_dir
+        from nightshift.config import data_dir, load_params
         from nightshift.quality.landing import day_has_landed
 
+        # Waits for the scored day; also names the days of its feature window that have not landed.
+        window = max(load_params()["features"]["windows_days"])
         with final_on_bad_data():
-            return PokeReturnValue(is_done=day_has_landed(data_dir(), scored_day(context), pendulum.now("UTC").date()))
+            return PokeReturnValue(is_done=day_has_landed(data_dir(), scored_day(context), pendulum.now("UTC").date(), window))
 
     @task
     def validate_raw(**context) -> dict:
@@ -80,7 +93,7 @@ def nightly_scoring():
 
     @task.pyspark(conn_id="spark_default", outlets=[DAY_FEATURES])
     def build_features(spark=None, **context) -> dict:
-        from nightshift.airflow.context import final_on_bad_data, scored_day, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_folder_name, scored_day, warehouse_url
         from nightshift.config import data_dir, day_features_dir, load_params, quarantine_dir
         from nightshift.features.jobs import scoring_features
         from nightshift.quality.bands import champion_bands
@@ -88,7 +101,7 @@ def nightly_scoring():
 
         p = load_params()
         day = scored_day(context)
-        out = day_features_dir(day)
+        out = day_features_dir(day, run_folder_name(context))
         # The day's column means are judged against the champion's own training data (fails when none serves).
         bands = champion_bands(p)
         windows = p["features"]["windows_days"]
@@ -104,7 +117,7 @@ def nightly_scoring():
     def score(features: dict, spark=None, **context) -> dict:
         from pathlib import Path
 
-        from nightshift.airflow.context import scored_day, warehouse_url
+        from nightshift.airflow.context import run_folder_name, scored_day, warehouse_url
         from nightshift.config import day_scores_dir, load_params
         from nightshift.model.registry import Aliases
         from nightshift.scoring.rollout import Canary
@@ -120,7 +133,7 @@ def nightly_scoring():
             warehouse_url(),
             p["model"]["name"],
             p["features"]["windows_days"],
-            day_scores_dir(day),
+            day_scores_dir(day, run_folder_name(context)),
             Aliases.from_params(p["model"]),
             Canary.from_params(p["rollout"]),
         )
@@ -137,9 +150,19 @@ def nightly_scoring():
         }
         return result
 
+    # Last, after this run's publish is recorded; a failed run deletes nothing, its files stay for diagnosis.
+    @task
+    def clean_run_folders() -> dict:
+        from nightshift.airflow.context import warehouse_url
+        from nightshift.config import load_params, work_dir
+        from nightshift.scoring.run_folders import clean_scoring_folders
+
+        keep_days = float(load_params()["scoring"]["keep_run_folders_days"])
+        return clean_scoring_folders(warehouse_url(), work_dir(), keep_days).as_dict()
+
     features = build_features()
     wait_for_day() >> validate_raw() >> features
-    score(features)
+    score(features) >> clean_run_folders()
 
 
 nightly_scoring()

@@ -1,10 +1,16 @@
 """
 ### train_model
 
-Builds a point-in-time training set (weekly snapshots whose 30-day churn label is
-known by the run's logical date) with Spark, validates it with the GX `training_set` suite
+First checks that its data is fresh (`check_data_freshness`, before any Spark work): when the newest day
+holding both events and a customers snapshot is more than `train.max_staleness_days` before the day the
+run trains as of, the run fails there, with no retry, naming both days and the gap; nothing is trained
+or registered, and an MLflow run (status FAILED, tagged `guard=data_freshness`) records the refusal.
+
+Then builds a point-in-time training set (weekly snapshots whose 30-day churn label is
+known by the day it trains as of) with Spark, validates it with the GX `training_set` suite
 in Spark (label rate, uniqueness, nulls; a failure stops the run and quarantines it; a raw day
-it reads whose failed validation nobody fixed or accepted refuses it before it is built), then
+it reads whose failed validation nobody fixed or accepted, or that never landed and nobody
+accepted as a day of no activity, refuses it before it is built), then
 commits it to the DVC cache and pushes it to the DVC remote (restorable by the md5 the
 MLflow run records), then trains XGBoost on every date before the evaluation window's 30-day label gap (customer-fold
 cross-validation inside those dates picks the number of trees), evaluates on the newest
@@ -20,18 +26,17 @@ not train or register again: it gates the version this run already registered.
 `publish_champion` raises the `churn_model` Asset only when champion changed
 (it is skipped otherwise). Roll back with `nightshift model rollback`.
 
-Trigger form: `window_days` (training history), `min_improvement` (gate margin),
-`force_promote` (skip the gate). Empty values keep `params.yaml`.
+Trigger form: `as_of` (the day to train as of, any landed day), `window_days` (training history),
+`min_improvement` (gate margin), `force_promote` (skip the gate). Empty values keep the run's day and `params.yaml`.
 
 Runs weekly (Sunday 03:00 UTC, as of Saturday, the last whole day), on the `churn_drift` Asset
 (drift_monitor's policy asked for a retrain: as of the event's day, through the same gate, the MLflow
-run tagged `trigger=churn_drift` with the event), and on demand (as of the logical date the trigger
-chose; `drift_event` replays a drift event by hand). Tunables: `params.yaml` (`train`, `features`, `gate`).
+run tagged `trigger=churn_drift` with the event), and on demand (as of `as_of`, else the logical date the
+trigger chose; `drift_event` replays a drift event by hand). Tunables: `params.yaml` (`train`, `features`, `gate`).
 """
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, task
 
 from nightshift.airflow.assets import CHAMPION_MODEL, CHURN_DRIFT, TRAINING_SET
@@ -44,13 +49,24 @@ from nightshift.airflow.context import default_args
     # starts, and it trains as of that week's last whole day (Saturday), never a day still landing; a
     # churn_drift event (drift_monitor's policy asked for a retrain) trains as of the event's day.
     schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"), assets=[CHURN_DRIFT]),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # No start_date: a run for any day creates its tasks (a start_date after it would create none, and the run would
+    # succeed without training). With catchup=False the first run after unpausing is the latest week's only.
     catchup=False,
     max_active_runs=1,
     tags=["nightshift", "training"],
-    default_args=default_args(),
+    default_args=default_args("train_model"),
     doc_md=__doc__,
     params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Train as of",
+            description=(
+                "The day to train as of (YYYY-MM-DD), any landed day: labels known by then, nothing after it read. "
+                "Empty: the run's day (a scheduled run's Saturday, a manual run's logical date)."
+            ),
+        ),
         "window_days": Param(
             None,
             type=["null", "integer"],
@@ -89,11 +105,27 @@ from nightshift.airflow.context import default_args
     },
 )
 def train_model():
+    @task
+    def check_data_freshness(**context) -> dict:
+        from nightshift.airflow.context import drift_trigger, final_on_bad_data, training_date, trigger_tags
+        from nightshift.config import data_dir, load_params
+        from nightshift.model.guard import require_fresh_training
+        from nightshift.model.registry import RUN_KEY_TAG
+
+        # A drift-triggered run has no logical date: it trains as of the day the drift event names.
+        trigger = drift_trigger(context, CHURN_DRIFT)
+        as_of = training_date(context, trigger)
+        tags = {**trigger_tags(context, trigger), RUN_KEY_TAG: context["run_id"]}
+        # Before any Spark work: a landing zone that stopped weeks ago fails here, no retry, nothing registered.
+        with final_on_bad_data():
+            return require_fresh_training(data_dir(), as_of, load_params(), tags).as_dict()
+
     @task.pyspark(conn_id="spark_default", outlets=[TRAINING_SET])
-    def build_training_set(spark=None, **context) -> dict:
+    def build_training_set(fresh: dict, spark=None, **context) -> dict:
+        from datetime import date
         from pathlib import Path
 
-        from nightshift.airflow.context import drift_trigger, final_on_bad_data, training_date, warehouse_url
+        from nightshift.airflow.context import final_on_bad_data, run_folder_name, warehouse_url
         from nightshift.config import data_dir, load_params, quarantine_dir, work_dir
         from nightshift.features.jobs import training_set
         from nightshift.model.train import effective_params
@@ -101,15 +133,15 @@ def train_model():
         from nightshift.quality.suites import suite_parameters
 
         p = effective_params(load_params(), window_days=context["params"]["window_days"])
-        # A drift-triggered run has no logical date: it trains as of the day the drift event names.
-        as_of = training_date(context, drift_trigger(context, CHURN_DRIFT))
+        as_of = date.fromisoformat(fresh["as_of"])
         with final_on_bad_data():
             # Refuses history holding a failed raw day nobody fixed or accepted: a bad-data failure, no retry.
             result = training_set(
                 spark,
                 data_dir(),
                 as_of,
-                work_dir() / "training_set" / f"as_of={as_of.isoformat()}",
+                # A folder per run: a rerun as of the same day never rewrites the set an earlier model's lineage names.
+                work_dir() / "training_set" / f"as_of={as_of.isoformat()}" / f"run={run_folder_name(context)}",
                 p["features"]["windows_days"],
                 p["train"]["label_horizon_days"],
                 p["train"]["sample_every_days"],
@@ -164,7 +196,7 @@ def train_model():
             raise AirflowSkipException(f"champion unchanged, version {result['model_version']} refused: {result['gate']['reason']}")
         return {key: result[key] for key in ("model_name", "model_version", "run_id")}
 
-    publish_champion(train(version_training_set(build_training_set())))
+    publish_champion(train(version_training_set(build_training_set(check_data_freshness()))))
 
 
 train_model()

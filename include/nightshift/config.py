@@ -11,7 +11,7 @@ folder or SQLite file inside one container.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,29 @@ def work_dir() -> Path:
     return _setting("NIGHTSHIFT_WORK_DIR", "the jobs' intermediate outputs", project_home() / "data" / "work")
 
 
-def day_features_dir(day: date) -> Path:
-    """Where nightly_scoring writes the features of the day it scores, and drift monitoring reads them."""
-    return work_dir() / "features" / f"score_date={day.isoformat()}"
+# What a nightly_scoring run writes of its day, each kind under work/<kind>/score_date=D/run=<name>/.
+FEATURES, SCORES = "features", "scores"
+RUN_PREFIX = "run="
 
 
-def day_scores_dir(day: date) -> Path:
-    """Where nightly_scoring writes the scores of the day (Parquet), and drift monitoring reads them."""
-    return work_dir() / "scores" / f"score_date={day.isoformat()}"
+def day_runs_dir(kind: str, day: date, work: Path | None = None) -> Path:
+    """The folder of ``day``'s nightly_scoring runs under ``work`` (`work_dir`): each writes its ``kind`` in a run=<name> folder here."""
+    if kind not in (FEATURES, SCORES):
+        raise ValueError(f"a scoring run writes {FEATURES!r} or {SCORES!r}, not {kind!r}")
+    return (work or work_dir()) / kind / f"score_date={day.isoformat()}"
+
+
+def day_features_dir(day: date, run: str) -> Path:
+    """Where the nightly_scoring run named ``run`` writes the features of ``day``.
+
+    A folder per run: a rerun or backfill never rewrites files another run published or drift monitoring reads.
+    """
+    return day_runs_dir(FEATURES, day) / f"{RUN_PREFIX}{run}"
+
+
+def day_scores_dir(day: date, run: str) -> Path:
+    """Where the nightly_scoring run named ``run`` writes the scores of ``day`` (Parquet), beside no other run's."""
+    return day_runs_dir(SCORES, day) / f"{RUN_PREFIX}{run}"
 
 
 def drift_reports_dir() -> Path:
@@ -138,3 +153,27 @@ def wait_for_data(path: Path | None = None) -> tuple[float, float]:
             f"scoring.wait_for_data in {path or params_path()}: need poke_interval_seconds > 0 and a timeout of at least one poke"
         )
     return poke, timeout
+
+
+def execution_timeout(dag_id: str, path: Path | None = None) -> timedelta:
+    """Longest one try of a task of ``dag_id`` may run: params.yaml ``airflow.execution_timeout_minutes``.
+
+    The DAG's own entry, else ``default``. Read when the DAG is parsed (its default_args).
+    """
+    source = path or params_path()
+    minutes = (load_params(path).get("airflow") or {}).get("execution_timeout_minutes") or {}
+    if "default" not in minutes:
+        raise KeyError(f"{source}: airflow.execution_timeout_minutes.default is not set (every task needs a time limit)")
+    key = dag_id if dag_id in minutes else "default"
+    value = float(minutes[key])
+    if value <= 0:
+        raise ValueError(f"{source}: airflow.execution_timeout_minutes.{key} (for {dag_id}) must be > 0 minutes, got {value}")
+    return timedelta(minutes=value)
+
+
+def max_active_scoring_runs(path: Path | None = None) -> int:
+    """How many nightly_scoring runs may run at once (params.yaml `scoring.max_active_runs`), read when the DAG is parsed."""
+    runs = int(load_params(path)["scoring"]["max_active_runs"])
+    if runs < 1:
+        raise ValueError(f"scoring.max_active_runs in {path or params_path()} must be at least 1, got {runs}")
+    return runs

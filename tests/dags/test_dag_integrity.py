@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,35 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_task_has_an_execution_timeout(dagbag) -> None:
+    # A try that hangs (a lock, a stalled call) must fail and retry, not hold its worker slot forever.
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no execution_timeout"
+            assert timedelta(0) < task.execution_timeout <= timedelta(hours=12), f"{dag_id}.{task.task_id}: {task.execution_timeout}"
+
+
+def test_execution_timeouts_come_from_params_yaml_and_name_only_real_dags(dagbag) -> None:
+    from nightshift.config import load_params
+
+    minutes = load_params()["airflow"]["execution_timeout_minutes"]
+    assert set(minutes) - {"default"} <= set(dagbag.dag_ids), "a key of airflow.execution_timeout_minutes names no DAG"
+    for dag_id, dag in dagbag.dags.items():
+        expected = timedelta(minutes=minutes.get(dag_id, minutes["default"]))
+        assert {task.execution_timeout for task in dag.tasks} == {expected}, dag_id
+
+
+def test_the_late_data_sensor_keeps_its_own_timeout_beyond_the_per_poke_execution_timeout(dagbag) -> None:
+    # In reschedule mode each poke is one run of execute, which is what execution_timeout bounds;
+    # the wait for a late day as a whole is the sensor's timeout (scoring.wait_for_data).
+    from nightshift.config import wait_for_data
+
+    sensor = dagbag.dags["nightly_scoring"].get_task("wait_for_day")
+    assert sensor.mode == "reschedule"
+    assert sensor.timeout == wait_for_data()[1]
+    assert sensor.execution_timeout.total_seconds() < sensor.timeout
+
+
 def test_dags_hand_each_other_assets(dagbag) -> None:
     outlets = {dag_id: {a.name for t in dag.tasks for a in t.outlets} for dag_id, dag in dagbag.dags.items()}
     assert "churn_model" in outlets["train_model"]
@@ -63,6 +93,15 @@ def test_nightly_scoring_is_nightly_without_catchup(dagbag) -> None:
     assert dag.timetable.expression == "0 0 * * *"
 
 
+def test_nightly_scoring_runs_days_side_by_side_and_cleans_run_folders_after_publishing(dagbag) -> None:
+    from nightshift.config import load_params
+
+    dag = dagbag.dags["nightly_scoring"]
+    # A rerun or backfill of one day never waits for another day's sensor; the publish lock orders one day's runs.
+    assert dag.max_active_runs == load_params()["scoring"]["max_active_runs"] > 1
+    assert dag.get_task("clean_run_folders").upstream_task_ids == {"score"}
+
+
 def test_train_model_runs_weekly_on_an_interval_timetable_or_on_churn_drift(dagbag) -> None:
     # A cron string would give a trigger timetable whose logical date is the run time: a day still landing.
     dag = dagbag.dags["train_model"]
@@ -71,6 +110,28 @@ def test_train_model_runs_weekly_on_an_interval_timetable_or_on_churn_drift(dagb
     assert dag.timetable.timetable.expression == "0 3 * * 0"
     assert [a.name for a in dag.timetable.asset_condition.objects] == ["churn_drift"]
     assert dag.catchup is False
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_a_run_for_any_day_creates_every_task_and_unpausing_schedules_only_the_latest_interval(dagbag, dag_id: str) -> None:
+    """A run of 1997 (a team's old history) runs its tasks, and unpausing still creates one run, not decades of them."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    # What the scheduler holds: the serialized DAG.
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags[dag_id]))
+    long_ago = datetime(1997, 1, 1, tzinfo=UTC)
+    # Airflow creates a run's task instance only for a task whose start_date is not after the run's logical date.
+    skipped = [t.task_id for t in dag.tasks if t.start_date is not None and t.start_date > long_ago]
+    assert skipped == [], f"a run of {long_ago.date()} would create no task instance for {skipped}, and succeed"
+    if dag.timetable.periodic:
+        # The first scheduled run after unpausing (no run before it): the latest whole interval, ended by now.
+        first = dag.next_dagrun_info(last_automated_run_info=None)
+        now = datetime.now(UTC)
+        period = timedelta(days=7 if dag_id == "train_model" else 1)
+        assert first.data_interval.end <= now < first.data_interval.end + period
+        assert first.data_interval.end - first.data_interval.start == period
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)

@@ -141,6 +141,29 @@ print(json.dumps({
 )
 
 
+# FastAPI's own pages (the API's schema and two explorers of it) are routes of each app outside its
+# dependencies: they must not exist, or they answer anyone.
+DOCS_ROUTES = (
+    CLIENT
+    + """
+routes = [p + r for p in ("/data-docs", "/drift-reports") for r in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")]
+print(json.dumps({route: c.get(route).status_code for route in routes}))
+"""
+)
+
+
+def test_fastapis_docs_and_schema_routes_refuse_an_anonymous_request(docs_home: Path) -> None:
+    seen = json.loads(
+        _in_airflow(
+            DOCS_ROUTES,
+            NIGHTSHIFT_HOME=str(docs_home),
+            AIRFLOW_HOME=str(docs_home / "airflow"),
+            AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
+        )
+    )
+    assert len(seen) == 8 and all(code in (401, 404) for code in seen.values()), seen
+
+
 def test_drift_reports_are_listed_newest_first_and_served_behind_the_login(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     for day in ("2026-07-13", "2026-07-14"):

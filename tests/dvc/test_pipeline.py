@@ -203,7 +203,7 @@ def test_lineage_leads_from_a_score_to_its_run_dvc_hashes_and_commands_that_rest
         # and the new run sees the same training set (md5 and fingerprint) and scores it the same.
         record = model_record(client, "churn_xgb", scored["model_version"])
         by_airflow = {**record, "run_tags": {k: v for k, v in record["run_tags"].items() if k != "dvc.stage"}}
-        retrain = reproduce(by_airflow, {})[-1]
+        retrain = reproduce(by_airflow)[-1]
         assert retrain.startswith(f"nightshift model train --training-set {facts['data']['restore_to']} ")
         retrained = client.get_run(re.search(r"\(run (\w+)\)", project.run("bash", "-c", retrain)).group(1))
         assert retrained.data.tags["dvc.training_set.md5"] == facts["data"]["training_set_md5"]

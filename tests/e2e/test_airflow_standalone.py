@@ -1,7 +1,8 @@
 """The README's Airflow UI command as a user runs it: `.venv/bin/nightshift airflow standalone`, venv not activated.
 
 Every component comes up healthy, the DAGs are listed, the data docs refuse an anonymous
-request and serve a logged-in one, and Ctrl-C stops the whole process tree.
+request and serve a logged-in one, the plugin apps answer no anonymous FastAPI explorer, and
+Ctrl-C stops the whole process tree.
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ def test_readme_ui_command_serves_the_ui_and_stops_cleanly(standalone: Standalon
         anonymous = client.get("/data-docs/index.html")
         assert anonymous.status_code == 401, anonymous.text
         assert DOCS_PAGE not in anonymous.text
+        # FastAPI's API explorers and schema would skip the login: the plugin's apps have none.
+        explorers = {r: client.get(r).status_code for r in ("/data-docs/docs", "/drift-reports/docs", "/drift-reports/openapi.json")}
+        assert set(explorers.values()) <= {401, 404}, explorers
 
         token = _login(run, client)
         # The UI's way: the session cookie a browser sends with a page request.

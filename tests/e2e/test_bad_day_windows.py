@@ -1,7 +1,8 @@
-"""A quarantined day stays out of later windows: the next day's features refuse it until it is accepted.
+"""A quarantined day, or one that never landed, stays out of later windows until it is accepted.
 
-Real `airflow dags test` runs on a copy of the landing zone with one bad day, into a warehouse
-database of its own (failed days are keyed on dates, and other modules fail other days).
+Real `airflow dags test` runs on a copy of the landing zone with one bad (or one missing) day, into a
+warehouse database of its own (failed and accepted days are keyed on dates, and other modules fail
+other days).
 """
 
 from __future__ import annotations
@@ -33,6 +34,19 @@ def zone(trained, pg_url: str):
     url = create_database(pg_url, "e2e_bad_window")
     env = {**trained["env"], "NIGHTSHIFT_DATA_DIR": str(data), "AIRFLOW_CONN_WAREHOUSE": url}
     return {"root": root, "env": env, "url": url, "bad": bad}
+
+
+@pytest.fixture(scope="module")
+def gap_zone(trained, pg_url: str):
+    root = trained["root"]
+    data = root / "raw_missing_window"
+    shutil.copytree(root / "raw", data)
+    # Ten days back, as a lost day of the events feed: inside every 30- and 90-day window of the day scored.
+    gap = trained["day"] - timedelta(days=10)
+    corrupt_day(data, gap, "missing_day")
+    url = create_database(pg_url, "e2e_missing_window")
+    env = {**trained["env"], "NIGHTSHIFT_DATA_DIR": str(data), "AIRFLOW_CONN_WAREHOUSE": url}
+    return {"root": root, "env": env, "url": url, "gap": gap}
 
 
 def started_tasks(log: str) -> list[str]:
@@ -69,10 +83,37 @@ def test_bad_day_refuses_the_next_days_features_until_accepted(zone) -> None:
     assert _scores(zone["url"], next_day) == 0
 
     # Accepting D (the CLI, as an operator would) lets D+1 build and publish.
-    cli = [sys.executable, "-m", "nightshift.local.cli", "quality", "accept", bad.isoformat(), "--reason", "replayed rows, checked"]
-    accepted = subprocess.run(cli, env={**os.environ, **env, "NIGHTSHIFT_DATABASE_URL": zone["url"]}, capture_output=True, text=True)
-    assert accepted.returncode == 0, accepted.stderr
-    assert f"accepted {bad.isoformat()}" in accepted.stdout
+    assert f"accepted {bad.isoformat()}" in _accept(zone, bad, "--reason", "replayed rows, checked")
 
     dag_test("nightly_scoring", next_day, env, logs / "bad_window_d1_accepted.log")
     assert _scores(zone["url"], next_day) > 0
+
+
+def test_a_day_that_never_landed_refuses_the_features_of_a_window_holding_it_until_accepted(trained, gap_zone) -> None:
+    gap, env, logs = gap_zone["gap"], gap_zone["env"], gap_zone["root"] / "logs"
+    day = trained["day"] - timedelta(days=1)
+
+    with pytest.raises(RuntimeError, match="failed"):
+        dag_test("nightly_scoring", day, env, logs / "missing_window.log")
+    log = (logs / "missing_window.log").read_text()
+    # The sensor waits for the scored day only, and says which day of its window is missing.
+    assert f"the 90-day feature window of {day.isoformat()} lacks events for {gap.isoformat()}" in log
+    assert f"refusing to build features for {day.isoformat()}: its window reads days that have not landed" in log
+    assert f"  - events: {gap.isoformat()}" in log
+    assert f'nightshift quality accept {gap.isoformat()} --missing --reason "..."' in log
+    # A bad-data failure: build_features ran once (no retry) and score never started.
+    assert started_tasks(log) == ["wait_for_day", "validate_raw", "build_features"]
+    assert _scores(gap_zone["url"], day) == 0
+
+    assert f"accepted {gap.isoformat()} as a day of no activity" in _accept(gap_zone, gap, "--missing", "--reason", "collector outage")
+    dag_test("nightly_scoring", day, env, logs / "missing_window_accepted.log")
+    assert _scores(gap_zone["url"], day) > 0
+
+
+def _accept(zone: dict, day, *args: str) -> str:
+    """`nightshift quality accept DAY ...` as an operator runs it, against the zone's warehouse; its output."""
+    cli = [sys.executable, "-m", "nightshift.local.cli", "quality", "accept", day.isoformat(), *args]
+    env = {**os.environ, **zone["env"], "NIGHTSHIFT_DATABASE_URL": zone["url"]}
+    accepted = subprocess.run(cli, env=env, capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stderr
+    return accepted.stdout

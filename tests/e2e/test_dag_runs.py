@@ -54,15 +54,47 @@ def _succeeded_runs(url: str, day: date) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
+def _files(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with the sha256 of its bytes."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _published_folders(url: str, day: date) -> tuple[str, str]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT features_path, scores_path FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'"
+            " ORDER BY finished_at DESC LIMIT 1",
+            (day,),
+        )
+        return cur.fetchone()
+
+
 def test_rerun_of_a_date_replaces_its_rows(trained, pg_url: str) -> None:
     stack = trained
     day, env = stack["day"], stack["env"]
     before = read_scores(pg_url, day)
     runs_before = _succeeded_runs(pg_url, day)
     assert len(before) > 0 and runs_before, "runs after test_train_then_score_lands_every_active_customer"
+    work = stack["root"] / "work"
+    files_before = _files(work)
+    assert any(f"score_date={day.isoformat()}" in name for name in files_before)
     dag_test("nightly_scoring", day, env, stack["root"] / "logs" / "nightly_scoring_rerun.log")
     after = read_scores(pg_url, day)
     runs_after = _succeeded_runs(pg_url, day)
+
+    # The rerun wrote folders of its own: every file the earlier runs wrote (which a reader of their publish
+    # may hold) is there byte for byte, and the date's record names the rerun's folders, where its rows came from.
+    files_after = _files(work)
+    assert {name: files_after.get(name) for name in files_before} == files_before
+    features, scores = _published_folders(pg_url, day)
+    for path, kind in ((features, "features"), (scores, "scores")):
+        assert Path(path).parent == work / kind / f"score_date={day.isoformat()}" and Path(path).name.startswith("run=manual__")
+        assert not any(name.startswith(str(Path(path).relative_to(work))) for name in files_before), f"{path} existed before the rerun"
+    stored = after.set_index("customer_id")["churn_probability"].sort_index()
+    written = pd.read_parquet(scores).set_index("customer_id")["churn_probability"].sort_index()
+    assert (stored == written).all() and len(stored) == len(written)
 
     # One more succeeded scoring run for the date, and every row is that run's: written again, not left alone.
     assert len(runs_after) == len(runs_before) + 1

@@ -7,12 +7,14 @@ in the slow tier.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from nightshift.local.airflow_env import dag_test
+from nightshift.warehouse.drift import ensure_drift_schema
 from nightshift.warehouse.readers import count_scores
 from nightshift.warehouse.schema import ensure_schema
 from tests.pg_helpers import query
@@ -62,3 +64,33 @@ def test_a_scored_day_is_judged_and_a_matured_day_is_measured(trained, pg_url: s
         "rollout_decision": "success",  # no challenger: nothing to decide, nothing moved
     }
     assert events == (0,)
+
+
+def test_a_replayed_event_that_did_not_score_the_day_is_refused_before_any_work(trained, pg_url: str) -> None:
+    stack = trained
+    env, day, logs = stack["env"], stack["day"], stack["root"] / "logs"
+    # Run alone, nothing has created the tables yet.
+    ensure_schema(pg_url)
+    ensure_drift_schema(pg_url)
+    if count_scores(pg_url, day) == 0:
+        dag_test("nightly_scoring", day, env, logs / f"nightly_scoring_{day}.log")
+    ((run, version),) = query(
+        pg_url,
+        "SELECT id, model_version FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'"
+        " ORDER BY finished_at DESC LIMIT 1",
+        (day,),
+    )
+    elsewhere = stack["root"] / "work" / "scores" / f"score_date={(day - timedelta(days=1)).isoformat()}"
+    event = {"score_date": day.isoformat(), "model_name": "churn_xgb", "model_version": "9", "scores_path": str(elsewhere)}
+    judged = query(pg_url, "SELECT computed_at FROM drift_runs WHERE score_date = %s", (day,))
+
+    log = logs / "drift_monitor_refused.log"
+    with pytest.raises(RuntimeError, match="failed"):
+        dag_test("drift_monitor", day, env, log, conf={"scores_event": event})
+    said = log.read_text()
+    assert f"refusing the churn_scores event for {day}: model_version '9', but {day} was published by scoring run {run}" in said
+    assert f"with model_version '{version}'" in said
+    assert f"scores_path {elsewhere} is not a run folder of {day}" in said
+    # Refused by the first task, without a retry, and nothing of the day's judgment was touched.
+    assert re.findall(r"\[DAG TEST\] starting task_id=(\w+)", said) == ["matured_labels"]
+    assert query(pg_url, "SELECT computed_at FROM drift_runs WHERE score_date = %s", (day,)) == judged

@@ -68,17 +68,15 @@ def _dag_score(loop: dict, day: date) -> None:
 
 def _library_score(spark, loop: dict, day: date) -> dict:
     """What nightly_scoring's build_features and score tasks call, in this process."""
-    from nightshift.config import load_params
+    from nightshift.config import day_features_dir, day_scores_dir, load_params
     from nightshift.features.jobs import scoring_features
     from nightshift.model.registry import Aliases
     from nightshift.scoring.rollout import Canary
     from nightshift.scoring.shadow import score_day_with_challenger
 
-    p, work = load_params(), Path(loop["env"]["NIGHTSHIFT_WORK_DIR"])
+    p, run = load_params(), f"library-{day.isoformat()}"  # the test points NIGHTSHIFT_WORK_DIR at the loop's work dir
     windows = p["features"]["windows_days"]
-    features = scoring_features(
-        spark, Path(loop["env"]["NIGHTSHIFT_DATA_DIR"]), day, work / "features" / day.isoformat(), windows, loop["url"]
-    )
+    features = scoring_features(spark, Path(loop["env"]["NIGHTSHIFT_DATA_DIR"]), day, day_features_dir(day, run), windows, loop["url"])
     return score_day_with_challenger(
         spark,
         Path(features["path"]),
@@ -86,7 +84,7 @@ def _library_score(spark, loop: dict, day: date) -> dict:
         loop["url"],
         MODEL,
         windows,
-        work / "scores" / day.isoformat(),
+        day_scores_dir(day, run),
         Aliases.from_params(p["model"]),
         Canary.from_params(p["rollout"]),
     )

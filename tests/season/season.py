@@ -111,15 +111,15 @@ def train_champion(season: Season, as_of: date) -> None:
     api.unpause(a, "nightly_scoring")
 
 
+def trigger_scoring(season: Season, day: date, what: str, logical: bool = True) -> str:
+    """A nightly_scoring run for `day` as the Trigger form makes it (logical date the day, or none for a rerun)."""
+    logical_date = f"{day.isoformat()}T00:00:00Z" if logical else None
+    return api.trigger(season.airflow, "nightly_scoring", season.run_id(day, what), {"score_date": day.isoformat()}, logical_date)
+
+
 def score(season: Season, day: date, what: str = "night", logical: bool = True) -> tuple[str, str]:
     """Trigger nightly_scoring for `day` and wait for it: (run id, final state)."""
-    run_id = api.trigger(
-        season.airflow,
-        "nightly_scoring",
-        season.run_id(day, what),
-        {"score_date": day.isoformat()},
-        f"{day.isoformat()}T00:00:00Z" if logical else None,
-    )
+    run_id = trigger_scoring(season, day, what, logical)
     return run_id, api.wait_for_run(season.airflow, "nightly_scoring", run_id, RUN_TIMEOUT_S)["state"]
 
 
@@ -147,13 +147,7 @@ def night_plain(season: Season, night: Night) -> None:
 
 def night_late(season: Season, night: Night) -> None:
     """The day lands after its run started: the sensor waits for it, then the run succeeds."""
-    run_id = api.trigger(
-        season.airflow,
-        "nightly_scoring",
-        season.run_id(night.day, "late"),
-        {"score_date": night.day.isoformat()},
-        f"{night.day.isoformat()}T00:00:00Z",
-    )
+    run_id = trigger_scoring(season, night.day, "late")
     time.sleep(LATE_AFTER_S)
     waiting = api.task_states(season.airflow, "nightly_scoring", run_id).get("wait_for_day")
     land(season.stage, season.raw, night.day)
@@ -189,13 +183,7 @@ def night_bad(season: Season, night: Night) -> None:
 def night_pg_restart(season: Season, night: Night) -> None:
     """PostgreSQL restarts while the run publishes: the task retries and publishes once."""
     land(season.stage, season.raw, night.day)
-    run_id = api.trigger(
-        season.airflow,
-        "nightly_scoring",
-        season.run_id(night.day, "pg-restart"),
-        {"score_date": night.day.isoformat()},
-        f"{night.day.isoformat()}T00:00:00Z",
-    )
+    run_id = trigger_scoring(season, night.day, "pg-restart")
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while api.task_states(season.airflow, "nightly_scoring", run_id).get("score") != "running" and time.monotonic() < deadline:
         time.sleep(1)

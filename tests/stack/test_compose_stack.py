@@ -3,10 +3,13 @@
 Builds the project image, brings the stack up and waits until every service is healthy,
 generates the demo landing zone inside it, logs in to the Airflow REST API (a JWT from
 /auth/token, as the UI does), triggers `train_model` and then `nightly_scoring` with trigger-form
-values, waits for both runs to succeed on the Spark cluster and the MLflow server, checks the
-champion in the MLflow server's registry and the day's rows in the warehouse, and takes the
-stack down with its volumes. Any step that fails fails the test, with the services' state,
-the failed tasks' logs and the containers' logs.
+values, waits for both runs to succeed on the Spark cluster and the MLflow server (the tasks
+logged in as MLflow's `airflow` user), checks the champion in the MLflow server's registry (as
+its admin) and the day's rows in the warehouse, checks that the registry refuses a request
+without a login or a grant, then runs the `nightshift` CLI in the scheduler (`scores`,
+`quality validate` and `quality accept` of a day made bad) against the stack's warehouse, and
+takes the stack down with its volumes. Any step that fails fails the test, with the services'
+state, the failed tasks' logs and the containers' logs.
 
 Not in `make test` (marker `stack`): it needs a Docker engine and takes minutes. Secrets are
 made up for the run and passed in the environment, so a developer's own .env is never read.
@@ -44,6 +47,8 @@ MLFLOW = "http://localhost:5000"
 IMAGE = "nightshift:local"
 # Generous bounds, not expectations: each only stops a stuck step from hanging the command.
 HEALTHY_WITHIN_S = 900
+# Services that do their work and exit: `exited 0` is their success.
+ONE_SHOT = ("airflow-init", "mlflow-init")
 DAGS_PARSED_WITHIN_S = 300
 RUN_FINISHES_WITHIN_S = 2400
 
@@ -66,6 +71,10 @@ def made_up_secrets() -> dict[str, str]:
         "WAREHOUSE_DB_PASSWORD": secrets.token_hex(16),
         "AIRFLOW_ADMIN_USER": "stacktest",
         "AIRFLOW_ADMIN_PASSWORD": secrets.token_hex(16),
+        "MLFLOW_ADMIN_USER": "stackadmin",
+        "MLFLOW_ADMIN_PASSWORD": secrets.token_hex(16),
+        "MLFLOW_AIRFLOW_PASSWORD": secrets.token_hex(16),
+        "MLFLOW_SECRET_KEY": secrets.token_hex(32),
         "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW_JWT_SECRET": secrets.token_hex(32),
         "AIRFLOW_API_SECRET_KEY": secrets.token_hex(32),
@@ -81,6 +90,8 @@ class Stack:
     compose: list[str]
     env: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
+    # What a later test of the module builds on (the scored day and its rows), once the first one got there.
+    facts: dict[str, object] = field(default_factory=dict)
 
     def run(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([*self.compose, *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -160,9 +171,11 @@ def stack() -> Iterator[Stack]:
     stack = Stack([*compose, "-p", PROJECT, *files], env)
     # A run killed half-way leaves its containers and volumes behind: start from nothing.
     stack.run("down", "-v", "--remove-orphans", check=False)
+    started = time.monotonic()
     try:
         yield stack
     finally:
+        stack.timings["whole_until_down"] = time.monotonic() - started
         # What the services said, for whoever reads a failure; then nothing is left behind.
         print("\n==> services at the end\n" + json.dumps(stack.states(), indent=2), flush=True)
         if os.environ.get("NIGHTSHIFT_STACK_LOGS"):
@@ -173,20 +186,35 @@ def stack() -> Iterator[Stack]:
             done(stack, "down", t)
         finally:
             shutil.rmtree(private, ignore_errors=True)
+            print("\nstack timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()), flush=True)
 
 
 class Api:
-    """The Airflow REST API v2 with a bearer token, as the UI calls it."""
+    """A JSON REST API: Airflow's v2 with a bearer token, as the UI calls it, or MLflow's with a basic-auth login."""
 
-    def __init__(self, base: str, token: str | None = None) -> None:
-        self.base, self.token = base, token
+    def __init__(self, base: str, token: str | None = None, login: tuple[str, str] | None = None) -> None:
+        self.base, self.token, self.login = base, token, login
 
-    def call(self, method: str, path: str, body: object | None = None) -> dict:
+    def request(self, method: str, path: str, body: object | None = None) -> urllib.request.Request:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.base}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        if self.login:
+            request.add_header("Authorization", "Basic " + base64.b64encode(":".join(self.login).encode()).decode())
+        return request
+
+    def status(self, method: str, path: str, body: object | None = None) -> int:
+        """The HTTP status of one call, whatever it is."""
+        try:
+            with urllib.request.urlopen(self.request(method, path, body), timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def call(self, method: str, path: str, body: object | None = None) -> dict:
+        request = self.request(method, path, body)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 payload = response.read()
@@ -199,17 +227,16 @@ def wait_healthy(stack: Stack) -> dict[str, str]:
     deadline = time.monotonic() + HEALTHY_WITHIN_S
     while True:
         states = stack.states()
-        init = states.pop("airflow-init")
+        inits = {name: states.pop(name) for name in ONE_SHOT}
         bad = {s: st for s, st in states.items() if st == "unhealthy" or st.startswith("exited")}
-        if init.startswith("exited") and init != "exited 0":
-            bad["airflow-init"] = init
+        bad |= {s: st for s, st in inits.items() if st.startswith("exited") and st != "exited 0"}
         if bad:
             logs = stack.run("logs", "--no-color", "--tail=40", *bad, check=False).stdout
             pytest.fail(f"services failed while starting: {bad}\n{_tail(logs)}")
-        if init == "exited 0" and all(st == "healthy" for st in states.values()):
-            return {**states, "airflow-init": init}
+        if all(st == "exited 0" for st in inits.values()) and all(st == "healthy" for st in states.values()):
+            return {**states, **inits}
         if time.monotonic() > deadline:
-            pytest.fail(f"not healthy after {HEALTHY_WITHIN_S} s: {states}, airflow-init {init}")
+            pytest.fail(f"not healthy after {HEALTHY_WITHIN_S} s: {states}, {inits}")
         time.sleep(3)
 
 
@@ -255,11 +282,19 @@ def task_report(api: Api, dag_id: str, run_id: str) -> str:
             path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}?full_content=true"
             try:
                 content = api.call("GET", path).get("content", [])
-                text = "\n".join(c.get("event", "") if isinstance(c, dict) else str(c) for c in content)
+                text = "\n".join(log_line(c) for c in content)
             except AssertionError as exc:
                 text = str(exc)
             lines.append(_tail(text, 60))
     return "\n".join(lines)
+
+
+def log_line(entry: object) -> str:
+    """One entry of a structured task log; a failure's exception (`error_detail`) is kept, not just its event."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    errors = entry.get("error_detail") or []
+    return "\n".join([entry.get("event", ""), *(f"{e.get('exc_type')}: {e.get('exc_value')}" for e in errors if isinstance(e, dict))])
 
 
 def xcom(api: Api, dag_id: str, run_id: str, task_id: str) -> dict:
@@ -325,7 +360,7 @@ def test_the_stack_trains_and_scores_end_to_end(stack: Stack) -> None:
     scored = xcom(api, "nightly_scoring", scoring["dag_run_id"], "score")
 
     t = step("check: the champion in the MLflow registry, its artifacts on the server, its training set in the DVC remote, the rows")
-    registry = Api(MLFLOW)
+    registry = Api(MLFLOW, login=(stack.env["MLFLOW_ADMIN_USER"], stack.env["MLFLOW_ADMIN_PASSWORD"]))
     name = params["model"]["name"]
     champion = registry.call("GET", f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={params['model']['champion_alias']}")
     version = champion["model_version"]
@@ -344,14 +379,102 @@ def test_the_stack_trains_and_scores_end_to_end(stack: Stack) -> None:
         "SELECT count(*), count(DISTINCT customer_id), min(model_version), max(model_version), "
         f"min(churn_probability) >= 0 AND max(churn_probability) <= 1 FROM churn_scores WHERE score_date = '{day.isoformat()}'"
     )
-    out = stack.run("exec", "-T", "postgres", "psql", "-U", "nightshift", "-d", "warehouse", "-tAF,", "-c", query).stdout.strip()
-    rows, customers, low, high, in_range = out.split(",")
+    rows, customers, low, high, in_range = warehouse(stack, query).split(",")
     print(f"    champion {name} v{version['version']} (run {version['run_id']}), {len(artifacts['files'])} artifact entries", flush=True)
     print(f"    churn_scores {day}: {rows} rows, model_version {low}..{high}", flush=True)
     assert int(rows) == int(customers) == int(scored["rows"]) > 0
     assert low == high == str(version["version"])
     assert in_range == "t"
     done(stack, "checks", t)
+    stack.facts.update(scored_day=day, scored_rows=int(rows))
+
+    t = step("check: the MLflow registry without a login, with a wrong password, with a login but no grant")
+    check_registry_access(stack, name, params["model"]["champion_alias"], str(version["version"]))
+    champion_after = registry.call("GET", f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={params['model']['champion_alias']}")
+    assert champion_after["model_version"]["version"] == version["version"], "the refused requests moved champion"
+    done(stack, "registry_access", t)
 
     print("\nstack timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()), flush=True)
     print(f"image size: {size / 2**30:.2f} GiB", flush=True)
+
+
+def warehouse(stack: Stack, query: str, check: bool = True) -> str:
+    """One query against the stack's warehouse database, as its own role, rows as comma-separated lines."""
+    proc = stack.run("exec", "-T", "postgres", "psql", "-U", "nightshift", "-d", "warehouse", "-tAF,", "-c", query, check=check)
+    return proc.stdout.strip() if proc.returncode == 0 else f"psql failed: {(proc.stdout + proc.stderr).strip()}"
+
+
+def check_registry_access(stack: Stack, name: str, alias: str, version: str) -> None:
+    """Nothing changes the registry without a login; a login without a grant reads nothing; `airflow` is no admin."""
+    admin = Api(MLFLOW, login=(stack.env["MLFLOW_ADMIN_USER"], stack.env["MLFLOW_ADMIN_PASSWORD"]))
+    airflow = Api(MLFLOW, login=("airflow", stack.env["MLFLOW_AIRFLOW_PASSWORD"]))
+    viewer_login = ("stackviewer", secrets.token_hex(16))
+    assert admin.status("POST", "/api/2.0/mlflow/users/create", {"username": viewer_login[0], "password": viewer_login[1]}) == 200
+    callers = {
+        "anonymous": (Api(MLFLOW), {401}),
+        "wrong password": (Api(MLFLOW, login=(stack.env["MLFLOW_ADMIN_USER"], "not-the-password")), {401}),
+        "user without a grant": (Api(MLFLOW, login=viewer_login), {403}),
+    }
+    calls = {
+        "create a registered model": ("POST", "/api/2.0/mlflow/registered-models/create", {"name": f"{name}_intruder"}),
+        "register a version": ("POST", "/api/2.0/mlflow/model-versions/create", {"name": name, "source": "s3://elsewhere/model"}),
+        f"point {alias} at a version": (
+            "POST",
+            "/api/2.0/mlflow/registered-models/alias",
+            {"name": name, "alias": alias, "version": version},
+        ),
+        f"read {alias}": ("GET", f"/api/2.0/mlflow/registered-models/alias?name={name}&alias={alias}", None),
+    }
+    for who, (api, refused) in callers.items():
+        for what, (method, path, body) in calls.items():
+            if who == "user without a grant" and what.startswith("create"):
+                continue  # creating a new model is open to every logged-in user; it then manages only that one
+            code = api.status(method, path, body)
+            print(f"    {who}: {what} -> HTTP {code}", flush=True)
+            assert code in refused, f"{who} could {what}: HTTP {code}"
+    # The Airflow services' login reads the champion but cannot manage users.
+    assert airflow.status("GET", calls[f"read {alias}"][1]) == 200
+    code = airflow.status("POST", "/api/2.0/mlflow/users/create", {"username": "made_by_airflow", "password": secrets.token_hex(16)})
+    print(f"    airflow: read {alias} -> HTTP 200, create a user -> HTTP {code}", flush=True)
+    assert code == 403
+
+
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose exec airflow-scheduler nightshift ARGS`, as a person types it; printed, never failed on."""
+    proc = stack.run("exec", "-T", "airflow-scheduler", "nightshift", *args, check=False, timeout=900)
+    print(f"    $ nightshift {' '.join(args)}  (exit {proc.returncode})", flush=True)
+    for line in _tail((proc.stdout + proc.stderr).strip(), 12).splitlines():
+        print(f"      {line}", flush=True)
+    return proc
+
+
+def test_the_cli_in_the_stack_acts_on_the_stack_warehouse(stack: Stack) -> None:
+    """`nightshift scores` reads the warehouse's churn_scores; a failed day is recorded and accepted there."""
+    if "scored_day" not in stack.facts:
+        pytest.fail("the end-to-end test did not get to a scored day: nothing to check the CLI against")
+    day, rows = stack.facts["scored_day"], stack.facts["scored_rows"]
+    bad_day, reason = day - timedelta(days=1), "stack test: three negative minutes, known and harmless"
+    problems: list[str] = []
+    t = step(f"nightshift scores {day}, then a bad {bad_day}: generate --bad, quality validate, quality accept")
+    listed = cli(stack, "scores", day.isoformat())
+    first = (listed.stdout.strip().splitlines() or [""])[0]
+    if listed.returncode != 0 or first != f"{rows} rows in churn_scores for {day}":
+        problems.append(f"`nightshift scores {day}` printed {first!r}, the warehouse holds {rows} rows")
+    made = cli(stack, "generate", "--bad", "negative_minutes", "--bad-date", bad_day.isoformat())
+    assert made.returncode == 0, "nightshift generate --bad failed"
+    validated = cli(stack, "quality", "validate", bad_day.isoformat())
+    if validated.returncode == 0 or "minutes" not in validated.stdout + validated.stderr:
+        problems.append(f"`nightshift quality validate {bad_day}` did not fail on the negative minutes")
+    failed = warehouse(stack, f"SELECT count(*) FROM data_quality_runs WHERE logical_date = '{bad_day}' AND NOT success", check=False)
+    print(f"    warehouse data_quality_runs, failed validations of {bad_day}: {failed}", flush=True)
+    if failed in ("", "0") or failed.startswith("psql failed"):
+        problems.append(f"no failed validation of {bad_day} in the warehouse's data_quality_runs: {failed}")
+    accepted = cli(stack, "quality", "accept", bad_day.isoformat(), "--reason", reason, "--by", "stack-test")
+    if accepted.returncode != 0:
+        problems.append(f"`nightshift quality accept {bad_day}` failed (exit {accepted.returncode})")
+    kept = warehouse(stack, f"SELECT accepted_by, reason FROM data_quality_acceptances WHERE logical_date = '{bad_day}'", check=False)
+    print(f"    warehouse data_quality_acceptances of {bad_day}: {kept}", flush=True)
+    if kept != f"stack-test,{reason}":
+        problems.append(f"the acceptance of {bad_day} is not in the warehouse's data_quality_acceptances: {kept}")
+    done(stack, "cli_checks", t)
+    assert not problems, "the CLI in the stack did not act on the stack's warehouse:\n  " + "\n  ".join(problems)

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
-PYTHON_SERVICES = ("mlflow", "spark-master", "spark-worker", "airflow-init", *AIRFLOW)
+PYTHON_SERVICES = ("mlflow", "mlflow-init", "spark-master", "spark-worker", "airflow-init", *AIRFLOW)
+# Services that do their work and exit; the others run until the stack stops.
+ONE_SHOT = ("airflow-init", "mlflow-init")
 # ${NAME}, ${NAME:?message}, ${NAME:-default}: compose's interpolation.
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?([?-])([^}]*))?\}")
 
@@ -68,9 +70,10 @@ def test_every_python_service_runs_the_one_project_image(services: dict) -> None
 
 
 def test_every_long_running_service_has_a_health_check(services: dict) -> None:
-    long_running = set(services) - {"airflow-init"}
+    long_running = set(services) - set(ONE_SHOT)
     assert {name for name in long_running if services[name].get("healthcheck", {}).get("test")} == long_running
-    assert "healthcheck" not in services["airflow-init"]
+    for name in ONE_SHOT:
+        assert "healthcheck" not in services[name], name
 
 
 def test_services_start_in_order_on_conditions(services: dict) -> None:
@@ -81,16 +84,17 @@ def test_services_start_in_order_on_conditions(services: dict) -> None:
 
     assert conditions("airflow-init") == {"postgres": "service_healthy"}
     assert conditions("mlflow") == {"postgres": "service_healthy"}
+    assert conditions("mlflow-init") == {"mlflow": "service_healthy"}
     assert conditions("spark-worker") == {"spark-master": "service_healthy"}
     for name in AIRFLOW:
         assert conditions(name)["postgres"] == "service_healthy", name
         assert conditions(name)["airflow-init"] == "service_completed_successfully", name
-    # Tasks need the execution API, the MLflow server and an executor from the start.
+    # Tasks need the execution API, the MLflow server with their login on it, and an executor from the start.
     assert (
         conditions("airflow-scheduler").items()
         >= {
             "airflow-apiserver": "service_healthy",
-            "mlflow": "service_healthy",
+            "mlflow-init": "service_completed_successfully",
             "spark-worker": "service_healthy",
         }.items()
     )
@@ -180,9 +184,68 @@ def test_data_and_work_folders_sit_at_the_same_path_for_the_driver_and_the_execu
 
 
 def test_published_ports_do_not_collide(services: dict) -> None:
-    published = [p.split(":")[0] for s in services.values() for p in s.get("ports", [])]
+    published = [p.rsplit(":", 2)[-2] for s in services.values() for p in s.get("ports", [])]
     assert len(published) == len(set(published))
-    assert "8080:8080" in services["airflow-apiserver"]["ports"] and "5000:5000" in services["mlflow"]["ports"]
+    assert "127.0.0.1:8080:8080" in services["airflow-apiserver"]["ports"]
+    assert "127.0.0.1:5000:5000" in services["mlflow"]["ports"]
+
+
+def test_no_port_is_published_on_every_interface_by_default(raw_services: dict, services: dict) -> None:
+    # "5000:5000" publishes on 0.0.0.0: anyone who reaches the machine reaches the service.
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine by default"
+    # Another address is a setting in .env: the login-protected UIs share one, the Spark UIs (no login) have their own.
+    expected = {
+        "airflow-apiserver": "${NIGHTSHIFT_BIND_ADDRESS:-127.0.0.1}:8080:8080",
+        "mlflow": "${NIGHTSHIFT_BIND_ADDRESS:-127.0.0.1}:5000:5000",
+        "spark-master": "${NIGHTSHIFT_SPARK_UI_BIND_ADDRESS:-127.0.0.1}:8081:8081",
+        "spark-worker": "${NIGHTSHIFT_SPARK_UI_BIND_ADDRESS:-127.0.0.1}:8082:8082",
+    }
+    assert {name: s["ports"] for name, s in raw_services.items() if s.get("ports")} == {n: [p] for n, p in expected.items()}
+
+
+def mlflow_script(services: dict) -> str:
+    command = services["mlflow"]["command"]
+    return command if isinstance(command, str) else " ".join(str(word) for word in command)
+
+
+def test_the_mlflow_server_runs_its_basic_auth_app_with_nothing_granted_by_default(services: dict, raw_services: dict) -> None:
+    script, env = mlflow_script(services), services["mlflow"]["environment"]
+    assert "mlflow server --app-name basic-auth" in script
+    # The config file it reads is written at start: a logged-in user who is not admin gets only what it was granted.
+    assert env["MLFLOW_AUTH_CONFIG_PATH"] and 'cat > "$$MLFLOW_AUTH_CONFIG_PATH"' in script
+    assert "default_permission = NO_PERMISSIONS" in script
+    assert "database_uri = $$NIGHTSHIFT_MLFLOW_AUTH_DB_URI" in script
+    auth_db = urlsplit(env["NIGHTSHIFT_MLFLOW_AUTH_DB_URI"])
+    assert (auth_db.username, auth_db.hostname, auth_db.path) == ("mlflow", "postgres", "/mlflow_auth")
+    assert "\nadd_database mlflow mlflow_auth\n" in (ROOT / "docker" / "postgres" / "create-databases.sh").read_text()
+    # The admin login and the form-signing key come from .env, without defaults.
+    raw = raw_services["mlflow"]["environment"]
+    for key, variable in {
+        "MLFLOW_AUTH_ADMIN_USERNAME": "MLFLOW_ADMIN_USER",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "MLFLOW_ADMIN_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLFLOW_SECRET_KEY",
+    }.items():
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", raw[key]), f"mlflow: {key} is {raw[key]!r}"
+    # The app needs Flask-WTF (mlflow's auth extra), pinned like every other package.
+    assert "mlflow[auth]==" in (ROOT / "requirements.txt").read_text()
+    assert re.search(r"(?im)^flask-wtf==[0-9.]+$", (ROOT / "constraints.txt").read_text())
+
+
+def test_every_airflow_component_logs_in_to_mlflow_as_its_own_user(raw_services: dict) -> None:
+    for name in ("airflow-init", *AIRFLOW):
+        env = raw_services[name]["environment"]
+        assert env["MLFLOW_TRACKING_USERNAME"] == "airflow", name
+        assert re.fullmatch(r"\$\{MLFLOW_AIRFLOW_PASSWORD:\?[^}]+\}", env["MLFLOW_TRACKING_PASSWORD"]), name
+        assert not {"MLFLOW_ADMIN_USER", "MLFLOW_ADMIN_PASSWORD"} & set(re.findall(r"\$\{([A-Z_]+)", json.dumps(env))), name
+    # mlflow-init, logged in as the admin, creates that user and its grants before the scheduler starts tasks.
+    init = raw_services["mlflow-init"]
+    assert init["environment"]["MLFLOW_TRACKING_USERNAME"].startswith("${MLFLOW_ADMIN_USER:?")
+    assert init["environment"]["MLFLOW_TRACKING_PASSWORD"].startswith("${MLFLOW_ADMIN_PASSWORD:?")
+    assert init["environment"]["MLFLOW_AIRFLOW_PASSWORD"].startswith("${MLFLOW_AIRFLOW_PASSWORD:?")
+    assert "/opt/nightshift/docker/mlflow/provision.py" in init["command"]
+    assert "!docker/mlflow/" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
 def test_no_secret_is_written_in_the_compose_file(compose_text: str, raw_services: dict) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nightshift.config import (
     MissingSettingError,
     data_dir,
     dvc_repo_dir,
+    execution_timeout,
     mlflow_artifact_root,
     mlflow_tracking_uri,
     quarantine_dir,
@@ -78,3 +81,56 @@ def test_a_tracking_server_keeps_the_artifacts_it_serves(bare_env: pytest.Monkey
 
 def test_a_local_store_keeps_its_artifacts_beside_it(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert mlflow_artifact_root() == (tmp_path / ".mlflow" / "artifacts").as_uri()
+
+
+def _params_file(tmp_path: Path, airflow: object) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"airflow": airflow}))
+    return path
+
+
+def test_execution_timeout_is_the_dags_own_entry_else_the_default(tmp_path: Path) -> None:
+    path = _params_file(tmp_path, {"execution_timeout_minutes": {"default": 60, "train_model": 180}})
+    assert execution_timeout("train_model", path) == timedelta(hours=3)
+    assert execution_timeout("nightly_scoring", path) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("airflow", "error", "match"),
+    [
+        (None, KeyError, r"airflow.execution_timeout_minutes.default is not set"),
+        ({"execution_timeout_minutes": {"train_model": 180}}, KeyError, r"execution_timeout_minutes.default is not set"),
+        ({"execution_timeout_minutes": {"default": 60, "nightly_scoring": 0}}, ValueError, r"minutes.nightly_scoring .* must be > 0"),
+    ],
+)
+def test_execution_timeout_refuses_a_missing_or_unbounded_limit(tmp_path: Path, airflow: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        execution_timeout("nightly_scoring", _params_file(tmp_path, airflow))
+
+
+def test_each_scoring_run_has_its_own_folders_under_its_day(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from datetime import date
+
+    from nightshift.config import day_features_dir, day_runs_dir, day_scores_dir
+
+    day = date(2026, 7, 14)
+    work = tmp_path / "data" / "work"
+    assert day_features_dir(day, "r1") == work / "features" / "score_date=2026-07-14" / "run=r1"
+    assert day_scores_dir(day, "r1").parent == day_runs_dir("scores", day) == work / "scores" / "score_date=2026-07-14"
+    assert day_scores_dir(day, "r1") != day_scores_dir(day, "r2")
+    with pytest.raises(ValueError, match="not 'models'"):
+        day_runs_dir("models", day)
+
+
+def test_nightly_scoring_runs_several_days_at_once_as_params_yaml_says(tmp_path: Path) -> None:
+    import yaml
+
+    from nightshift.config import load_params, max_active_scoring_runs
+
+    assert max_active_scoring_runs() == load_params()["scoring"]["max_active_runs"] > 1
+    params = load_params()
+    params["scoring"]["max_active_runs"] = 0
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ValueError, match="scoring.max_active_runs in .* must be at least 1, got 0"):
+        max_active_scoring_runs(path)

@@ -30,12 +30,26 @@ def _validate(params, conf: dict) -> dict:
 
 
 def test_defaults_keep_params_yaml(params) -> None:
-    assert _validate(params, {}) == {"window_days": None, "min_improvement": None, "force_promote": False, "drift_event": None}
+    empty = {"as_of": None, "window_days": None, "min_improvement": None, "force_promote": False, "drift_event": None}
+    assert _validate(params, {}) == empty
 
 
 def test_good_values_pass(params) -> None:
-    conf = {"window_days": 180, "min_improvement": 0.01, "force_promote": True, "drift_event": {"score_date": "2026-07-14"}}
+    conf = {
+        "as_of": "1997-05-30",
+        "window_days": 180,
+        "min_improvement": 0.01,
+        "force_promote": True,
+        "drift_event": {"score_date": "2026-07-14"},
+    }
     assert _validate(params, conf) == conf
+
+
+def test_the_form_asks_for_the_day_to_train_as_of(params) -> None:
+    # Training as of any landed day is a field of the trigger form, a date picker like nightly_scoring's score_date.
+    schema = params.get_param("as_of").schema
+    assert schema["type"] == ["null", "string"] and schema["format"] == "date"
+    assert schema["title"] == "Train as of"
 
 
 @pytest.mark.parametrize(
@@ -47,6 +61,8 @@ def test_good_values_pass(params) -> None:
         ({"window_days": 120.5}, "window_days: 120.5 is not of type 'null', 'integer'"),
         ({"min_improvement": -0.01}, "min_improvement: -0.01 is less than the minimum of 0"),
         ({"force_promote": "yes"}, "force_promote: 'yes' is not of type 'boolean'"),
+        ({"as_of": 19970530}, "as_of: 19970530 is not of type 'null', 'string'"),
+        ({"as_of": "1997-13-40"}, "as_of: '1997-13-40' is not a 'date'"),
     ],
 )
 def test_bad_values_are_refused_naming_the_param_and_the_rule(params, conf: dict, message: str) -> None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from nightshift.config import LOCAL_DEFAULTS_VAR, MissingSettingError, local_defaults_allowed
+from nightshift.config import LOCAL_DEFAULTS_VAR, MissingSettingError, execution_timeout, local_defaults_allowed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,19 @@ def scored_day(context: dict[str, Any]) -> date:
     return date.fromisoformat(chosen) if chosen else run_date(context)
 
 
+def run_folder_name(context: dict[str, Any]) -> str:
+    """A name for the folder this task attempt writes: the Airflow run id made safe for a path, and a random suffix.
+
+    The same run id comes back (a cleared run, `airflow dags test` of one date twice), and an attempt
+    must never write into a folder an earlier one published.
+    """
+    import re
+    import secrets
+
+    run_id = re.sub(r"[^A-Za-z0-9._-]+", "_", str(context.get("run_id") or "")).strip("._-")[:80]
+    return f"{run_id or 'run'}-{secrets.token_hex(4)}"
+
+
 def asset_event_extras(context: dict[str, Any], asset: Any) -> list[dict[str, Any]]:
     """The extras of the ``asset`` events that triggered this run, oldest first; [] for a run no such event triggered.
 
@@ -62,7 +75,8 @@ def monitored_days(extras: list[dict[str, Any]], score_date: str | None) -> list
 
     Several events can reach one run (scoring ran twice before the monitor did): every date is judged,
     and of two events for one date the newer wins (a rerun replaced the earlier scores). Without
-    events, the trigger form's ``score_date``; its model version is then read from scoring_runs.
+    events, the trigger form's ``score_date``. Either way the version and folders judged are the ones
+    scoring_runs recorded for the date (``nightshift.monitoring.scored_day``), which an event must agree with.
     """
     if extras:
         by_date: dict[str, dict[str, Any]] = {}
@@ -97,10 +111,13 @@ def drift_trigger(context: dict[str, Any], asset: Any) -> dict[str, Any] | None:
 
 
 def training_date(context: dict[str, Any], trigger: dict[str, Any] | None) -> date:
-    """The day train_model trains as of: the drift event's date for a drift-triggered run, else `run_date`."""
+    """The day train_model trains as of: a drift event's date, else the trigger form's `as_of`, else `run_date`."""
+    chosen = (context.get("params") or {}).get("as_of")
     if trigger is not None:
+        if chosen:
+            raise ValueError(f"as_of={chosen} and a drift event (score_date {trigger['score_date']}): a drift event trains as of its day")
         return date.fromisoformat(str(trigger["score_date"]))
-    return run_date(context)
+    return date.fromisoformat(chosen) if chosen else run_date(context)
 
 
 def trigger_tags(context: dict[str, Any], trigger: dict[str, Any] | None) -> dict[str, str]:
@@ -121,29 +138,40 @@ def trigger_tags(context: dict[str, Any], trigger: dict[str, Any] | None) -> dic
     }
 
 
-def default_args(owner: str = "ml-platform") -> dict[str, Any]:
-    """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests."""
+def default_args(dag_id: str, owner: str = "ml-platform") -> dict[str, Any]:
+    """Task defaults every DAG shares; NIGHTSHIFT_RETRY_DELAY_SECONDS shortens retries in tests.
+
+    Every task gets an ``execution_timeout`` (params.yaml ``airflow.execution_timeout_minutes``): a try
+    that hangs fails and is retried instead of holding its worker slot forever. In Airflow 3 it bounds one
+    run of the task's ``execute``, which for a sensor in reschedule mode is one poke; the sensor's own
+    ``timeout`` bounds its wait as a whole.
+    """
     return {
         "owner": owner,
         "retries": 1,
         "retry_delay": timedelta(seconds=int(os.environ.get("NIGHTSHIFT_RETRY_DELAY_SECONDS", "120"))),
+        "execution_timeout": execution_timeout(dag_id),
     }
 
 
 @contextmanager
 def final_on_bad_data() -> Iterator[None]:
-    """Turn a failed quality gate (or a day that cannot have landed) into a task failure without retries.
+    """Turn a failed quality gate (a day that can never land, stale data, a refused event) into a task failure without retries.
 
-    Bad data stays bad on retry, and a day that has not ended does not end sooner.
+    Bad data stays bad on retry, a day that has not ended does not end sooner, a day before the first
+    landed one does not land later, a stale landing zone does not fill up within a retry delay, and
+    an event stays refused.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from nightshift.quality.landing import DayNotEndedError
+    from nightshift.monitoring.scored_day import RefusedEventError
+    from nightshift.quality.freshness import StaleDataError
+    from nightshift.quality.landing import DayCannotLandError
     from nightshift.quality.validation import DataQualityError
 
     try:
         yield
-    except (DataQualityError, DayNotEndedError) as error:
+    except (DataQualityError, DayCannotLandError, StaleDataError, RefusedEventError) as error:
         raise AirflowFailException(str(error)) from error
 
 

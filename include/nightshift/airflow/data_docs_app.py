@@ -18,6 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 _bearer = HTTPBearer(auto_error=False)
+# FastAPI's schema and its explorers (/docs, /redoc, /openapi.json) are routes outside the app's
+# dependencies: left on, they answer anyone. These apps serve pages, not an API, so they have none.
+NO_API_DOCS = {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
 async def require_task_log_reader(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
@@ -37,7 +40,7 @@ async def require_task_log_reader(request: Request, credentials: Annotated[HTTPA
 
 def data_docs_app(site: Path) -> FastAPI:
     """Serve the folder `site` (index.html and its pages) to users allowed to read task logs."""
-    app = FastAPI(title="nightshift data docs", dependencies=[Depends(require_task_log_reader)])
+    app = FastAPI(title="nightshift data docs", dependencies=[Depends(require_task_log_reader)], **NO_API_DOCS)
     # check_dir=False: the folder appears with the first validation, after the server starts.
     files = StaticFiles(directory=str(site), html=True, check_dir=False)
 

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from nightshift.airflow.data_docs_app import require_task_log_reader
+from nightshift.airflow.data_docs_app import NO_API_DOCS, require_task_log_reader
 
 
 def report_index(root: Path) -> str:
@@ -26,7 +26,7 @@ def report_index(root: Path) -> str:
 
 
 def drift_reports_app(root: Path) -> FastAPI:
-    app = FastAPI(title="nightshift drift reports", dependencies=[Depends(require_task_log_reader)])
+    app = FastAPI(title="nightshift drift reports", dependencies=[Depends(require_task_log_reader)], **NO_API_DOCS)
     # check_dir=False: the folder appears with the first drift_monitor run, after the server starts.
     files = StaticFiles(directory=str(root), html=True, check_dir=False)
 

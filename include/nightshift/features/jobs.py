@@ -4,7 +4,10 @@ Both take a SparkSession from the caller (Airflow's Spark provider, a test fixtu
 `nightshift` on the command line), read the landing zone and write Parquet, returning
 references (path, rows) rather than data. Given the warehouse's URL (`quality_url`), a job
 first refuses to read a window holding a raw day whose failed validation is not resolved
-(nightshift.quality.bad_days): it names the raw partitions it reads in a `RawWindow`.
+(nightshift.quality.bad_days): it names the raw partitions it reads in a `RawWindow`. With or
+without it, a job refuses a window holding a day that has not landed, unless that day was
+accepted as a day of no activity (nightshift.quality.missing_days; acceptances live in the
+warehouse, so without one none counts).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from nightshift.features.point_in_time import (
 from nightshift.features.stable_parquet import write_stable_parquet
 from nightshift.quality.bad_days import RawWindow, require_resolved
 from nightshift.quality.landing import missing_partitions
+from nightshift.quality.missing_days import require_landed
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,6 +49,21 @@ def scoring_window(day: date, windows: Sequence[int]) -> RawWindow:
 def training_window(dates: Sequence[date], label_snapshots: Sequence[date], windows: Sequence[int]) -> RawWindow:
     """What a training set reads: each date's feature window and snapshot, and the snapshots its labels come from."""
     return RawWindow(min(dates) - timedelta(days=max(windows) - 1), max(dates), tuple(sorted({*dates, *label_snapshots})))
+
+
+def training_landed_window(
+    dates: Sequence[date], newest_label: date, windows: Sequence[int], every_days: int, window_days: int
+) -> RawWindow:
+    """What must have landed for a training set: each date's feature window, and a snapshot every day
+    from the first date the weekly grid asks for to the newest label snapshot.
+
+    From the grid's first date, not the first date found: a date whose snapshot never landed is not
+    among `dates` (labelled_dates sees only snapshots that exist), and would vanish without a word.
+    """
+    newest = max(dates)
+    asked = newest - timedelta(days=(window_days - 1) // every_days * every_days)
+    snapshots = tuple(asked + timedelta(days=i) for i in range((newest_label - asked).days + 1))
+    return RawWindow(min(dates) - timedelta(days=max(windows) - 1), newest, snapshots)
 
 
 def parquet_rows(path: Path) -> int:
@@ -64,6 +83,7 @@ def scoring_features(
         require_resolved(quality_url, scoring_window(day, windows), f"build features for {day.isoformat()}")
     if customers_partition(data_dir, day) in missing_partitions(data_dir, day):
         raise FileNotFoundError(f"no customers snapshot for {day} under {data_dir / 'customers'}")
+    require_landed(data_dir, scoring_window(day, windows), quality_url, f"build features for {day.isoformat()}")
     events = read_events(spark, data_dir, *feature_window([day], windows))
     features = build_features(events, read_customers(spark, data_dir, [day]), [day], windows)
     # In key order: the day's data version (nightshift.scoring.data_version) then streams it in flat memory.
@@ -100,8 +120,10 @@ def training_set(
     # Nothing landed after the run's date takes part, not even in labels (labelled_dates saw only those).
     newest_label = max(label_snapshots(snapshots, dates, horizon_days).values())
     read_for_labels = [d for d in snapshots if min(dates) < d <= newest_label]
+    what = f"build the training set as of {as_of.isoformat()}"
     if quality_url is not None:
-        require_resolved(quality_url, training_window(dates, read_for_labels, windows), f"build the training set as of {as_of.isoformat()}")
+        require_resolved(quality_url, training_window(dates, read_for_labels, windows), what)
+    require_landed(data_dir, training_landed_window(dates, newest_label, windows, every_days, window_days), quality_url, what)
     customers = read_customers(spark, data_dir, sorted({*dates, *read_for_labels}))
     features = build_features(read_events(spark, data_dir, *feature_window(dates, windows)), customers, dates, windows)
     labels = build_labels(customers, dates, horizon_days, [d for d in snapshots if d <= as_of])

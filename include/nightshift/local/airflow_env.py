@@ -171,24 +171,88 @@ def dag_test(
 ) -> None:
     """Run one DAG run in-process with `airflow dags test`; raise if it does not succeed.
 
-    `airflow dags test` can exit 0 when a task failed, or print no run at all (a DAG that did not
-    parse): only a final state line that says success is a success.
+    `airflow dags test` can exit 0 when a task failed, print no run at all (a DAG that did not
+    parse), or end a run `success` in which no task ran: see `dag_test_problem`.
     """
     what = f"dag {dag_id} for {logical_date}"
     output = _run(dag_test_command(dag_id, logical_date, conf), env, what, log_file)
-    state = dag_run_state(output)
-    if state != "success":
-        said = "no 'DagRun Finished' line" if state is None else f"state={state}"
-        raise RuntimeError(f"{what} failed ({said}):\n{_tail(output)}")
+    problem = dag_test_problem(output, env)
+    if problem is not None:
+        raise RuntimeError(f"{what} failed ({problem}):\n{_tail(output)}")
+
+
+def run_dags_test(cmd: list[str], env: Mapping[str, str]) -> int:
+    """`nightshift airflow dags test ...`: the run's output passed through as it comes; its exit code.
+
+    Exit 0 of `airflow dags test` is not taken as a success (`dag_test_problem`): a run that did not
+    succeed, or in which no task ran, raises RuntimeError saying so.
+    """
+    proc = subprocess.Popen(cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    code = proc.wait()
+    if code != 0 or {"-h", "--help"} & set(cmd):
+        return code
+    problem = dag_test_problem("".join(lines), env)
+    if problem is not None:
+        raise RuntimeError(f"airflow dags test exited 0, but its run did not succeed: {problem}")
+    return 0
+
+
+def dag_test_problem(output: str, env: Mapping[str, str]) -> str | None:
+    """Why a run `airflow dags test` printed (and exited 0 on) is not a success, or None when it is one.
+
+    Only a final state line that says success, of a run in which a task ran, is a success. A run
+    whose logical date is before its tasks' start_date gets no task instance at all, and Airflow
+    still marks it successful: the metadata database's task instances of the run tell.
+    """
+    finished = dag_run_finished(output)
+    if finished is None:
+        return "no 'DagRun Finished' line"
+    if finished.get("state") != "success":
+        return f"state={finished.get('state')}"
+    states = task_states(finished["dag_id"], finished["run_id"], env)
+    if not RAN_STATES & set(states.values()):
+        return (
+            f"state=success, but no task ran in run {finished['run_id']} of {finished['dag_id']} (logical date "
+            f"{finished.get('logical_date')}): Airflow creates no task instance for a logical date before a task's start_date"
+        )
+    return None
+
+
+def dag_run_finished(output: str) -> dict[str, str] | None:
+    """The fields (dag_id, run_id, state, logical_date, ...) of the last 'DagRun Finished' line, or None."""
+    finished = [line for line in output.splitlines() if "DagRun Finished" in line]
+    if not finished:
+        return None
+    return dict(re.findall(r"\b(\w+)=([^,]*)", finished[-1].split("DagRun Finished:", 1)[-1]))
 
 
 def dag_run_state(output: str) -> str | None:
     """The final state of the DAG run `airflow dags test` printed, or None when it printed none."""
-    finished = [line for line in output.splitlines() if "DagRun Finished" in line]
-    if not finished:
-        return None
-    match = re.search(r"\bstate=(\w+)", finished[-1])
-    return match.group(1) if match else None
+    finished = dag_run_finished(output)
+    return None if finished is None else finished.get("state")
+
+
+# Task instance states a task reaches only by being run (skipped: a task may skip itself, as publish_champion
+# does). Not: no state, scheduled, queued, upstream_failed (set without running it), removed.
+RAN_STATES = frozenset({"success", "failed", "skipped", "up_for_retry", "up_for_reschedule", "running", "deferred", "restarting"})
+
+
+def task_states(dag_id: str, run_id: str, env: Mapping[str, str]) -> dict[str, str | None]:
+    """The state of each of the run's task instances, from Airflow's metadata database."""
+    cmd = [airflow_bin(), "tasks", "states-for-dag-run", dag_id, run_id, "--output", "json"]
+    proc = subprocess.run(cmd, env=dict(env), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow tasks states-for-dag-run {dag_id} {run_id} failed (exit {proc.returncode}):\n{_tail(proc.stderr)}")
+    # The JSON list is one line; a warning printed before it is not part of it.
+    listed = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    if not listed:
+        raise RuntimeError(f"airflow tasks states-for-dag-run {dag_id} {run_id} printed no JSON list:\n{_tail(proc.stdout)}")
+    return {row["task_id"]: row.get("state") for row in json.loads(listed[-1])}
 
 
 def _run(cmd: list[str], env: Mapping[str, str], what: str, log_file: Path | None = None) -> str:

@@ -107,7 +107,7 @@ def cmd_drift_performance(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the `airflow` CLI inside the project's environment (AIRFLOW_HOME, connections)."""
-    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_standalone
+    from nightshift.local.airflow_env import airflow_bin, airflow_env, run_dags_test, run_standalone
     from nightshift.local.database import database_url
 
     env = airflow_env(database_url())
@@ -115,6 +115,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     if argv[:1] == ["standalone"]:
         # Supervised rather than exec'd: one Ctrl-C must stop all four components (see run_standalone).
         return run_standalone([airflow_bin(), *argv], env)
+    if argv[:2] == ["dags", "test"]:
+        # Watched rather than exec'd: exit 0 with a failed run, or one in which no task ran, is a failure.
+        return run_dags_test([airflow_bin(), *argv], env)
     os.execve(airflow_bin(), [airflow_bin(), *argv], env)
     return 0  # not reached
 
@@ -143,12 +146,25 @@ def cmd_quality_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+_MISSING_READ_AS = {
+    "events": "its events partition never landed: windows count the day as no activity",
+    "customers": "its customers snapshot never landed: no training date falls on it, and labels due that day read the next snapshot",
+}
+
+
 def cmd_quality_accept(args: argparse.Namespace) -> int:
     import getpass
 
+    from nightshift.config import data_dir
     from nightshift.local.database import database_url
-    from nightshift.quality.bad_days import accept_day
+    from nightshift.quality.bad_days import accept_day, accept_missing_day
 
+    if args.missing:
+        tables = accept_missing_day(database_url(), data_dir(), args.date, args.reason, args.by or getpass.getuser())
+        print(f"accepted {args.date.isoformat()} as a day of no activity; windows that read it build again.")
+        for table in tables:
+            print(f"  {_MISSING_READ_AS[table]}")
+        return 0
     accepted = accept_day(database_url(), args.date, args.reason, args.by or getpass.getuser())
     print(f"accepted {args.date.isoformat()} as it is; windows that read it build again. It had failed:")
     for bad in accepted:
@@ -173,6 +189,17 @@ def _newest_landed_day(root: Path) -> date:
     return max(both)
 
 
+def _training_as_of(chosen: date | None, params: dict, raw: Path) -> date:
+    """The day a training from the command line is as of: --as-of, else params.yaml train.as_of, else the newest landed day."""
+    configured = params["train"].get("as_of")
+    if chosen is None and configured is not None:
+        try:
+            chosen = configured if isinstance(configured, date) else date.fromisoformat(str(configured))
+        except ValueError as exc:
+            raise ValueError(f"params.yaml train.as_of: not a YYYY-MM-DD date or null: {configured!r}") from exc
+    return chosen or _newest_landed_day(raw)
+
+
 def cmd_features_training_set(args: argparse.Namespace) -> int:
     """The train_model DAG's training set (nightshift.features.jobs.training_set) and its checks, on a local SparkSession.
 
@@ -184,12 +211,15 @@ def cmd_features_training_set(args: argparse.Namespace) -> int:
     from nightshift.features.jobs import training_set
     from nightshift.features.spark_session import local_session
     from nightshift.local.database import database_url
+    from nightshift.quality.freshness import max_staleness_days, require_fresh
     from nightshift.quality.gate import gate_parquet
     from nightshift.quality.suites import suite_parameters
 
     params = load_params(Path(args.params) if args.params else None)
     raw = Path(args.data) if args.data else data_dir()
-    as_of = args.as_of or _newest_landed_day(raw)
+    as_of = _training_as_of(args.as_of, params, raw)
+    # train_model's first check, before Spark starts: a landing zone too old for the day refuses the stage.
+    require_fresh(raw, as_of, max_staleness_days(params))
     windows = params["features"]["windows_days"]
     url = database_url()
     spark = local_session("nightshift-training-set")
@@ -217,16 +247,20 @@ def cmd_features_training_set(args: argparse.Namespace) -> int:
 def cmd_model_train(args: argparse.Namespace) -> int:
     """The train_model DAG's training (nightshift.model.train.train_model): MLflow run, registry, gate."""
     from nightshift.config import data_dir, load_params
+    from nightshift.model.guard import require_fresh_training
     from nightshift.model.outputs import OutputPaths
     from nightshift.model.train import train_model
 
     params = load_params(Path(args.params) if args.params else None)
     path = Path(args.training_set)
+    raw = Path(args.data) if args.data else data_dir()
+    # The DAG's check_data_freshness: refused (and recorded in MLflow) before the training set is read.
+    require_fresh_training(raw, _training_as_of(args.as_of, params, raw), params, {"training_set": str(path)})
     result = train_model(
         path,
         params,
         {"training_set": str(path)},
-        raw_data_dir=Path(args.data) if args.data else data_dir(),
+        raw_data_dir=raw,
         outputs=OutputPaths(Path(args.model_out), Path(args.metrics_out), Path(args.plots_out)) if args.model_out else None,
     )
     print(
@@ -411,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     mtrain = model_sub.add_parser("train", help="train, evaluate and register a version from a training set, as train_model does")
     mtrain.add_argument("--training-set", required=True, help="the training set's Parquet folder (`nightshift features training-set`)")
     mtrain.add_argument("--data", default=None, help="the landing zone it was built from (default: NIGHTSHIFT_DATA_DIR or data/raw)")
+    mtrain.add_argument(
+        "--as-of", type=_date, default=None, help="the day it trains as of (default: train.as_of, else the newest day landed)"
+    )
     mtrain.add_argument("--model-out", default=None, help="also save the booster here (XGBoost UBJSON), for a dvc.yaml stage")
     mtrain.add_argument("--metrics-out", default="metrics.json", help="with --model-out: the evaluation metrics as JSON")
     mtrain.add_argument("--plots-out", default="plots", help="with --model-out: folder of ROC, precision-recall and calibration CSVs")
@@ -437,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     features_sub = features.add_subparsers(dest="features_command", required=True)
     tset = features_sub.add_parser("training-set", help="the point-in-time labelled training set train_model builds")
     tset.add_argument("--out", required=True, help="Parquet folder to write (replaced)")
-    tset.add_argument("--as-of", type=_date, default=None, help="the run's date (default: the newest day the landing zone holds)")
+    tset.add_argument("--as-of", type=_date, default=None, help="the run's date (default: train.as_of, else the newest day landed)")
     tset.add_argument("--data", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
     tset.add_argument("--params", default=None, help="params file (default: NIGHTSHIFT_PARAMS or params.yaml)")
     tset.set_defaults(func=cmd_features_training_set)
@@ -447,13 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suites.set_defaults(func=cmd_suites)
 
-    quality = sub.add_parser("quality", help="raw days that failed validation: validate a day again, or accept it as it is")
+    quality = sub.add_parser("quality", help="raw days that failed validation or never landed: validate a day again, or accept it")
     quality_sub = quality.add_subparsers(dest="quality_command", required=True)
     val = quality_sub.add_parser("validate", help="validate DATE's raw events and snapshot again (a pass resolves its failure)")
     val.add_argument("date", type=_date)
     val.set_defaults(func=cmd_quality_validate)
-    acc = quality_sub.add_parser("accept", help="accept DATE's failed validation: feature and training windows may read it")
+    acc = quality_sub.add_parser(
+        "accept", help="accept DATE's failed validation (or with --missing, its absence): feature and training windows may read it"
+    )
     acc.add_argument("date", type=_date)
+    acc.add_argument("--missing", action="store_true", help="DATE never landed: accept it as a day of no activity (refused if it landed)")
     acc.add_argument("--reason", required=True, help="why the day's data is good enough as it is (kept with the acceptance)")
     acc.add_argument("--by", default=None, help="who accepts it (default: the login name)")
     acc.set_defaults(func=cmd_quality_accept)

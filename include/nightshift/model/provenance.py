@@ -12,6 +12,8 @@ unknown with the reason, never guessed.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,12 +42,14 @@ def _utc(millis: int | None) -> str | None:
 
 def model_record(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
     """What the registry and the tracking store hold of `name` `version` and its run, as plain values."""
-    from nightshift.model.registry import model_version
+    from nightshift.model.registry import mlflow_outages, model_version
 
-    v = model_version(client, name, version)
-    aliases = sorted(alias for alias, ver in client.get_registered_model(name).aliases.items() if str(ver) == str(v.version))
-    run = client.get_run(v.run_id) if v.run_id else None
-    experiment = client.get_experiment(run.info.experiment_id) if run is not None else None
+    # A server that does not answer is said so, not shown as a version or run that is not there.
+    with mlflow_outages():
+        v = model_version(client, name, version)
+        aliases = sorted(alias for alias, ver in client.get_registered_model(name).aliases.items() if str(ver) == str(v.version))
+        run = client.get_run(v.run_id) if v.run_id else None
+        experiment = client.get_experiment(run.info.experiment_id) if run is not None else None
     return {
         "name": name,
         "version": str(v.version),
@@ -70,31 +74,61 @@ def restore_dvc_file(md5: str, target: str) -> str:
     return f"outs:\n- md5: {md5}\n  hash: md5\n  path: {target}\n"
 
 
-def reproduce(record: Mapping[str, Any], unknown: Mapping[str, str]) -> list[str]:
+# What a value must look like before it goes into a printed command. Tags are free text that
+# anyone who can write to the tracking server sets: a value that does not fit is unknown, not quoted
+# into something that runs. The model name and version also make up file names, hence no "/".
+COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
+MD5_RE = re.compile(r"[0-9a-f]{32}(\.dir)?")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+VERSION_RE = re.compile(r"[0-9]+")
+
+
+def reproduce(record: Mapping[str, Any]) -> list[str]:
     """Shell commands, run from the repository root, that restore the training set and rebuild the model.
 
-    Only what is known: without a commit there is no checkout, without the training set's md5 no pull.
+    Only what is known and well-formed: without a commit there is no checkout, without the
+    training set's md5 (or a model name fit for a file name) no pull. Every value is shell-quoted.
     """
-    tags = record["run_tags"]
+    tags, unknown = record["run_tags"], _unknowns(record)
     commands: list[str] = []
     if "git.commit" not in unknown:
-        commands.append(f"git checkout {tags[GIT_COMMIT_TAG]}")
-    if "data.training_set_md5" in unknown:
+        commands.append(f"git checkout {shlex.quote(tags[GIT_COMMIT_TAG])}")
+    if "data.training_set_md5" in unknown or "model" in unknown:
         return commands
     stem = f"{record['name']}-v{record['version']}"
     # The .dvc file sits in data/ itself: DVC refuses one inside a git-ignored folder such as data/lineage/.
-    dvc_file = f"data/lineage-{stem}.dvc"
-    text = restore_dvc_file(tags[TRAINING_SET_MD5_TAG], f"lineage/{stem}-training_set").replace("\n", "\\n")
-    commands += [f"mkdir -p data && printf '{text}' > {dvc_file}", f"dvc pull {dvc_file}"]
+    dvc_file = shlex.quote(f"data/lineage-{stem}.dvc")
+    # printf's format is fixed; the file's lines are its arguments, so nothing in them is a printf escape.
+    lines = " ".join(
+        shlex.quote(line) for line in restore_dvc_file(tags[TRAINING_SET_MD5_TAG], f"lineage/{stem}-training_set").splitlines()
+    )
+    commands += [f"mkdir -p data && printf '%s\\n' {lines} > {dvc_file}", f"dvc pull {dvc_file}"]
     if tags.get(DVC_STAGE_TAG):
         # Trained by a dvc.yaml stage: the pipeline at that commit rebuilds it (same inputs, same bytes).
         commands.append("dvc repro")
     else:
         # Retrains from the restored set; --data is hashed as the raw data, so it should be the same landing zone.
-        commands.append(
-            f"nightshift model train --training-set {restored_path(record['name'], record['version'])} --data data/raw --params params.yaml"
-        )
+        restored = shlex.quote(restored_path(record["name"], record["version"]))
+        commands.append(f"nightshift model train --training-set {restored} --data data/raw --params params.yaml")
     return commands
+
+
+def _malformed(record: Mapping[str, Any]) -> dict[str, str]:
+    """Why a recorded value is unfit to build a command from, for each that is."""
+    tags, why = record["run_tags"], {}
+    name, version = str(record["name"]), str(record["version"])
+    if not NAME_RE.fullmatch(name):
+        why["model"] = f"the model name {name!r} is not a file name (letters, digits, _ . -)"
+    elif not VERSION_RE.fullmatch(version):
+        why["model"] = f"the model version {version!r} is not a number"
+    commit = tags.get(GIT_COMMIT_TAG)
+    if commit not in (None, UNKNOWN) and not COMMIT_RE.fullmatch(commit):
+        why["git.commit"] = f"the run's {GIT_COMMIT_TAG} tag {commit!r} is not a git commit (7 to 40 hex digits)"
+    for key, tag in (("data.training_set_md5", TRAINING_SET_MD5_TAG), ("data.raw_data_md5", RAW_DATA_MD5_TAG)):
+        md5 = tags.get(tag)
+        if md5 and not MD5_RE.fullmatch(md5):
+            why[key] = f"the run's {tag} tag {md5!r} is not a DVC md5 (32 hex digits, .dir for a folder)"
+    return why
 
 
 def _unknowns(record: Mapping[str, Any]) -> dict[str, str]:
@@ -116,12 +150,17 @@ def _unknowns(record: Mapping[str, Any]) -> dict[str, str]:
             why[key] = f"the run recorded no DVC md5 of its {what} (trained before DVC versioning)"
     if not record["run_params"].get("data.sha256"):
         why["data.training_set_fingerprint"] = "the run logged no data.sha256 param"
-    return why
+    return {**why, **_malformed(record)}
 
 
 def _value(mapping: Mapping[str, Any], key: str) -> Any:
     value = mapping.get(key)
     return UNKNOWN if value in (None, "") else value
+
+
+def _checked(tags: Mapping[str, Any], tag: str, key: str, unknown: Mapping[str, str]) -> Any:
+    """The tag's value, or unknown when it is missing or malformed (the reason is in `unknown`)."""
+    return UNKNOWN if key in unknown else _value(tags, tag)
 
 
 def chain(record: Mapping[str, Any], served: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,20 +189,22 @@ def chain(record: Mapping[str, Any], served: Mapping[str, Any]) -> dict[str, Any
             "gate_reason": vtags.get("gate.reason") or tags.get("gate.reason") or UNKNOWN,
         },
         "data": {
-            "training_set_md5": _value(tags, TRAINING_SET_MD5_TAG),
-            "raw_data_md5": _value(tags, RAW_DATA_MD5_TAG),
+            "training_set_md5": _checked(tags, TRAINING_SET_MD5_TAG, "data.training_set_md5", unknown),
+            "raw_data_md5": _checked(tags, RAW_DATA_MD5_TAG, "data.raw_data_md5", unknown),
             "training_set_fingerprint": _value(params, "data.sha256"),
             "training_set_rows": _value(params, "data.rows"),
             "training_set_dates": f"{_value(params, 'data.date_min')}..{_value(params, 'data.date_max')}",
             "training_set_path": _value(tags, "training_set"),
             "training_set_remote": tags.get(TRAINING_SET_REMOTE_TAG) or UNKNOWN,
             # Where the `dvc pull` below restores it; nothing is there until it runs.
-            "restore_to": UNKNOWN if "data.training_set_md5" in unknown else restored_path(record["name"], record["version"]),
+            "restore_to": UNKNOWN
+            if {"data.training_set_md5", "model"} & set(unknown)
+            else restored_path(record["name"], record["version"]),
         },
-        "code": {"commit": _value(tags, GIT_COMMIT_TAG), "dirty": dirty},
+        "code": {"commit": _checked(tags, GIT_COMMIT_TAG, "git.commit", unknown), "dirty": dirty},
         "unknown": unknown,
         "warnings": warnings,
-        "reproduce": reproduce(record, unknown),
+        "reproduce": reproduce(record),
     }
 
 

@@ -8,7 +8,8 @@ Versions are addressed by aliases, never by the deprecated stages: `champion` se
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,60 @@ RUN_KEY_TAG = "airflow.dag_run_id"
 ANY_CHAMPION = "*"
 # Error codes of a registry lookup that found nothing (an unknown alias is an invalid parameter).
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+class TrackingServerError(RuntimeError):
+    """MLflow did not answer (down, refusing, timing out) or failed (an error response): nothing is known missing.
+
+    Not bad data either: a task that hits it fails and retries, and the message names the server.
+    """
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the failure is a connection that never got an answer (refused, unresolved, timed out)."""
+    import requests
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return exc
+
+
+def outage_error(exc: BaseException, where: str | None = None) -> TrackingServerError:
+    """`exc` of an MLflow call as a TrackingServerError naming `where` (default: the tracking server) and the first cause."""
+    from nightshift.warehouse.connection import redact_url
+
+    if where is None:
+        where = f"MLflow tracking server at {redact_url(mlflow_tracking_uri())}"
+    return TrackingServerError(f"{where} {'unreachable' if _unreachable(exc) else 'failed'}: {_root_cause(exc)}")
+
+
+@contextmanager
+def mlflow_outages(where: str | None = None) -> Iterator[None]:
+    """Raise an MLflow call's failure to answer as TrackingServerError; its "not found" goes through as it is.
+
+    So that no caller turns an outage into "there is no such thing" (MLflow raises both as MlflowException).
+    """
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        if exc.error_code in MISSING:
+            raise
+        raise outage_error(exc, where) from exc
+    # What artifact stores behind HTTP raise for an error response, unwrapped by MLflow.
+    except requests.RequestException as exc:
+        raise outage_error(exc, where) from exc
 
 
 def no_version_reason(client: MlflowClient, name: str, alias: str) -> str:

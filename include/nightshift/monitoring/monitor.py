@@ -1,7 +1,7 @@
 """Monitor one scoring date end to end: measure its drift, decide, store the date atomically, render its report.
 
-Inputs are references, as an Asset event or a trigger form gives them: the date, the model name and
-version that scored it, where scoring wrote its features and scores. The decision is written with its
+Inputs are references, as ``scoring_runs`` recorded the date's published run (``scored_day``): the date,
+the model name and version that scored it, where scoring wrote its features and scores. The decision is written with its
 reason whatever it is; the caller raises the ``churn_drift`` Asset only when it says retrain.
 """
 
@@ -50,12 +50,9 @@ def monitor_day(
     reports_root: Path,
 ) -> dict[str, Any]:
     """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path)."""
-    from nightshift.warehouse.schema import ensure_schema
-
     drift_params = params["drift"]
     settings = DriftSettings.from_params(drift_params)
     policy = DriftPolicy.from_params(drift_params)
-    ensure_schema(database_url)  # scoring_runs, read for a manual trigger's version
     ensure_drift_schema(database_url)
     reference = load_reference(model_name, model_version)
     champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])

@@ -8,11 +8,13 @@ monitoring must not make a day look drifted against a model that did not score i
 from __future__ import annotations
 
 import logging
+import posixpath
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from nightshift.model.registry import model_version, registry_client, version_by_alias
+from nightshift.model.registry import mlflow_outages, model_version, registry_client, version_by_alias
+from nightshift.warehouse.connection import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +30,33 @@ class VersionReference:
 
 
 def load_reference(model_name: str, version: str) -> VersionReference:
-    """The reference distributions logged with ``version`` of ``model_name``."""
+    """The reference distributions logged with ``version`` of ``model_name``.
+
+    LookupError when the version or its reference is not there; TrackingServerError when MLflow
+    cannot tell (down, failing, timing out), which the task retries and nobody reads as missing.
+    """
     import mlflow
 
     client = registry_client()
-    mv = model_version(client, model_name, version)
-    try:
-        distributions = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{REFERENCE_ARTIFACT}")
-    except Exception as exc:
-        raise LookupError(f"{model_name} version {version} (run {mv.run_id}) has no {REFERENCE_ARTIFACT} to compare a day with") from exc
+    with mlflow_outages():
+        mv = model_version(client, model_name, version)
+        root = client.get_run(mv.run_id).info.artifact_uri
+    # Straight from the run's artifact store, listed first: MLflow's runs:/ download reports any
+    # failure of the store as a path not found, and only a listing that answers can say it is absent.
+    with mlflow_outages(f"MLflow artifact store at {redact_url(root)}"):
+        listed = {f.path for f in mlflow.artifacts.list_artifacts(artifact_uri=f"{root}/{posixpath.dirname(REFERENCE_ARTIFACT)}")}
+        if REFERENCE_ARTIFACT not in listed:
+            raise LookupError(f"{model_name} version {version} (run {mv.run_id}) has no {REFERENCE_ARTIFACT} to compare a day with")
+        distributions = mlflow.artifacts.load_dict(f"{root}/{REFERENCE_ARTIFACT}")
     return VersionReference(model_name, str(mv.version), mv.run_id, distributions)
 
 
 def champion_date_max(model_name: str, alias: str) -> tuple[str | None, date | None]:
     """The version behind ``alias`` and the newest snapshot date of its training set (run param ``data.date_max``)."""
     client = registry_client()
-    champion = version_by_alias(client, model_name, alias)
-    if champion is None:
-        return None, None
-    value = client.get_run(champion.run_id).data.params.get("data.date_max")
+    with mlflow_outages():
+        champion = version_by_alias(client, model_name, alias)
+        if champion is None:
+            return None, None
+        value = client.get_run(champion.run_id).data.params.get("data.date_max")
     return str(champion.version), (date.fromisoformat(value) if value and value != "None" else None)

@@ -1,6 +1,7 @@
 """`data_quality_runs`: one row per suite for every validation, passing or not.
 
-The gate writes them; a failed row also carries the message and where the data was quarantined.
+The gate writes them; a failed row also carries the message and, once the copy was attempted,
+where the data was quarantined or why that failed (`quarantine_error`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ CREATE TABLE IF NOT EXISTS {QUALITY_TABLE} (
     row_count           bigint,
     message             text,
     quarantine_path     text,
+    quarantine_error    text,
     recorded_at         timestamptz NOT NULL DEFAULT now()
 );
+-- Warehouses created before the column existed.
+ALTER TABLE {QUALITY_TABLE} ADD COLUMN IF NOT EXISTS quarantine_error text;
 CREATE INDEX IF NOT EXISTS {QUALITY_TABLE}_date_suite ON {QUALITY_TABLE} (logical_date, suite);
 """
 
@@ -45,8 +49,9 @@ def record_quality_runs(
     row_count: int | None = None,
     message: str | None = None,
     quarantine_path: Path | None = None,
-) -> None:
-    """One row per suite in data_quality_runs (the table is created on first use)."""
+) -> list[int]:
+    """One row per suite in data_quality_runs (the table is created on first use); returns the failed rows' ids."""
+    failed_ids = []
     # The warehouse's connection: same backoff and the same host-and-cause error when it is down.
     with connect(url) as conn, conn.cursor() as cur:
         create_quality_table(cur)
@@ -58,7 +63,7 @@ def record_quality_runs(
             ]
             cur.execute(
                 f"INSERT INTO {QUALITY_TABLE} (logical_date, suite, success, evaluated, failed, failed_expectations,"
-                " row_count, message, quarantine_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " row_count, message, quarantine_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (
                     logical_date,
                     suite,
@@ -71,3 +76,18 @@ def record_quality_runs(
                     None if stats["success"] or quarantine_path is None else str(quarantine_path),
                 ),
             )
+            run_id = int(cur.fetchone()[0])
+            if not stats["success"]:
+                failed_ids.append(run_id)
+    return failed_ids
+
+
+def record_quarantine(url: str, run_ids: Sequence[int], path: Path | None, error: str | None) -> None:
+    """What became of the quarantine copy of already recorded failed runs: where it went, or why it failed."""
+    if not run_ids:
+        return
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"UPDATE {QUALITY_TABLE} SET quarantine_path = %s, quarantine_error = %s WHERE id = ANY(%s)",
+            (None if path is None else str(path), error, list(run_ids)),
+        )

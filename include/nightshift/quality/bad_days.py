@@ -15,6 +15,10 @@ for the customers snapshot); the newest row of each (day, suite) decides:
 A day with no validation on record (history landed before the gate ran) is not refused: there is
 no verdict to go on. Only raw suites count: a failed `features` or `training_set` validation is
 about a derived output, not about a partition other windows read.
+
+The same table records days that never landed, accepted as days of no activity
+(`accept_missing_day`, read by nightshift.quality.missing_days): such a row names the tables the
+day lacked in `missing_partitions` and covers no validation.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from nightshift.contract import CUSTOMERS, EVENTS, customers_partition, events_partition
 from nightshift.quality.audit import QUALITY_TABLE, create_quality_table
-from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, DataQualityError
+from nightshift.quality.landing import first_landed_day, unlanded_days
+from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, FILE_CHECKS, DataQualityError
 from nightshift.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,16 @@ CREATE TABLE IF NOT EXISTS {ACCEPTANCE_TABLE} (
     accepted_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS {ACCEPTANCE_TABLE}_date ON {ACCEPTANCE_TABLE} (logical_date);
+-- A day that never landed accepted as no activity: the tables it lacked (events, customers); accepted_through is then 0.
+ALTER TABLE {ACCEPTANCE_TABLE} ADD COLUMN IF NOT EXISTS missing_partitions text[];
+"""
+
+# The tables each day was accepted as missing for (acceptances of failed validations have none).
+_ACCEPTED_MISSING = f"""
+SELECT logical_date, array_agg(DISTINCT missing ORDER BY missing)
+FROM {ACCEPTANCE_TABLE}, unnest(missing_partitions) AS missing
+WHERE logical_date = ANY(%s::date[])
+GROUP BY logical_date
 """
 
 # The newest raw validation of each (day, suite) in the window, kept when it failed and no
@@ -60,7 +77,8 @@ SELECT id, logical_date, suite, failed_expectations, quarantine_path
 FROM latest
 WHERE NOT success
   AND NOT EXISTS (
-      SELECT 1 FROM {ACCEPTANCE_TABLE} a WHERE a.logical_date = latest.logical_date AND a.accepted_through >= latest.id
+      SELECT 1 FROM {ACCEPTANCE_TABLE} a
+      WHERE a.logical_date = latest.logical_date AND a.accepted_through >= latest.id AND a.missing_partitions IS NULL
   )
 ORDER BY logical_date, suite
 """
@@ -110,8 +128,8 @@ class UnresolvedBadDaysError(DataQualityError):
 
 
 def _what_failed(entry: dict[str, Any]) -> str:
-    if entry.get("expectation") == "freshness":
-        return f"freshness: {entry.get('observed')}"
+    if entry.get("expectation") in FILE_CHECKS:  # found on the files: `observed` names the partition or file
+        return f"{entry.get('expectation')}: {entry.get('observed')}"
     column = entry.get("column")
     return f"{entry.get('expectation')}(column={column})" if column else str(entry.get("expectation"))
 
@@ -192,3 +210,60 @@ def accept_day(url: str, day: date, reason: str, accepted_by: str) -> list[BadDa
         )
     log.warning("accepted %s by %s: %s", day.isoformat(), accepted_by, reason)
     return bad
+
+
+def _accepted_missing(cur: Any, days: Sequence[date]) -> dict[date, set[str]]:
+    cur.execute(_ACCEPTED_MISSING, ([d.isoformat() for d in days],))
+    return {day: set(tables) for day, tables in cur.fetchall()}
+
+
+def accepted_missing(url: str, days: Sequence[date]) -> dict[date, set[str]]:
+    """For each of `days` accepted as missing, the tables (events, customers) whose absence was accepted."""
+    with connect(url) as conn, conn.cursor() as cur:
+        _create_tables(cur)
+        return _accepted_missing(cur, days)
+
+
+def _missing_tables(root: Path, day: date) -> tuple[str, ...]:
+    """The tables whose partition of `day` has not landed; refuses a day before the start of history."""
+    start = first_landed_day(root)
+    if start is None:
+        raise LookupError(f"{root} holds no events and no customers snapshot: nothing to accept as missing")
+    if day < start:
+        raise LookupError(
+            f"{day.isoformat()} is before the first day of the landing zone ({start.isoformat()}): windows read days "
+            "before history as no history, never as missing days; nothing to accept"
+        )
+    missing = [t for t in (EVENTS, CUSTOMERS) if unlanded_days(root, t, [day])]
+    if not missing:
+        raise LookupError(
+            f"{day.isoformat()} has landed ({events_partition(root, day)} and {customers_partition(root, day)} hold data): "
+            f"nothing to accept as missing. A failed validation of it is accepted without --missing: "
+            f'`nightshift quality accept {day.isoformat()} --reason "..."`'
+        )
+    return tuple(missing)
+
+
+def accept_missing_day(url: str, root: Path, day: date, reason: str, accepted_by: str) -> tuple[str, ...]:
+    """Accept that `day` never landed: windows read it as a day of no activity. Returns the tables accepted as missing.
+
+    Refused for a day that has landed (nothing is missing) or lies before the landing zone's first day
+    (no history, which windows never count as missing). The acceptance covers the tables missing now:
+    one that goes missing later (a snapshot deleted since) needs its own.
+    """
+    if not reason.strip():
+        raise ValueError("an acceptance needs a reason (why the day can count as no activity)")
+    missing = _missing_tables(root, day)
+    with connect(url) as conn, conn.cursor() as cur:
+        _create_tables(cur)
+        already = _accepted_missing(cur, [day]).get(day, set())
+        new = tuple(t for t in missing if t not in already)
+        if not new:
+            raise LookupError(f"{day.isoformat()} is already accepted as missing ({', '.join(missing)}): nothing more to accept")
+        cur.execute(
+            f"INSERT INTO {ACCEPTANCE_TABLE} (logical_date, accepted_through, reason, accepted_by, missing_partitions)"
+            " VALUES (%s, 0, %s, %s, %s)",
+            (day, reason.strip(), accepted_by, list(new)),
+        )
+    log.warning("accepted %s as missing (%s) by %s: %s", day.isoformat(), ", ".join(new), accepted_by, reason)
+    return new

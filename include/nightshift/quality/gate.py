@@ -1,10 +1,13 @@
 """The blocking quality gate: every validation is recorded, and what fails is quarantined.
 
 Around each GX validation (a raw day, a day's features, a training set) the gate writes
-one `data_quality_runs` row per suite into PostgreSQL, passing or not. On failure it
-copies the failing data to the quarantine folder with the validation result beside it,
-then re-raises, so the task fails before anything downstream runs. Nothing published is
-touched: the gate only reads the data and adds audit rows.
+one `data_quality_runs` row per suite into PostgreSQL, passing or not. On failure the
+verdict is recorded first; then the gate copies the failing data to the quarantine folder
+with the validation result beside it, and re-raises, so the task fails before anything
+downstream runs. The copy is best effort: a copy that fails (disk full, folder not
+writable) is logged and recorded on the failed rows (`quarantine_error`), and the task
+still fails as bad data. Nothing published is touched: the gate only reads the data and
+adds audit rows.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 from nightshift.contract import customers_partition, events_partition
-from nightshift.quality.audit import record_quality_runs
+from nightshift.quality.audit import record_quality_runs, record_quarantine
 from nightshift.quality.validation import DataQualityError
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,24 @@ def quarantine(sources: Sequence[Path], destination: Path, error: DataQualityErr
     return destination
 
 
+def _quarantine_best_effort(
+    sources: Sequence[Path], destination: Path, error: DataQualityError, database_url: str, failed_ids: Sequence[int]
+) -> None:
+    """Quarantine, and record on the failed rows where the copy went or why it failed; never raises over the verdict."""
+    try:
+        where, problem = quarantine(sources, destination, error), None
+    except OSError as exc:  # disk full, folder not writable, a file where a folder should be
+        where, problem = None, f"quarantine to {destination} failed: {type(exc).__name__}: {exc}"
+        log.error("%s; the failed validation is recorded all the same", problem)
+        # A half-written copy would pass for the failing data: leave none.
+        shutil.rmtree(destination, ignore_errors=True)
+    try:
+        record_quarantine(database_url, failed_ids, where, problem)
+    except psycopg2.Error as exc:  # the warehouse went down between the two writes
+        # The verdict is on record already; only where its copy went is missing.
+        log.error("could not record the quarantine of runs %s (%s): %s", list(failed_ids), where or problem, exc)
+
+
 def gated(
     validate: Callable[[], dict[str, Any]],
     *,
@@ -51,8 +74,9 @@ def gated(
     try:
         summary = validate()
     except DataQualityError as error:
-        where = quarantine(quarantine_sources, quarantine_dir, error)
-        record_quality_runs(database_url, logical_date, error.suites, error.failures, None, str(error), where)
+        # The verdict first: whatever happens to the copy, the day is on record as failed.
+        failed_ids = record_quality_runs(database_url, logical_date, error.suites, error.failures, None, str(error))
+        _quarantine_best_effort(quarantine_sources, quarantine_dir, error, database_url, failed_ids)
         raise
     record_quality_runs(database_url, logical_date, summary["suites"], row_count=row_count(summary))
     return summary

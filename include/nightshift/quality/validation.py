@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.config import data_dir as default_data_dir
 from nightshift.config import project_home
-from nightshift.contract import customers_partition, events_partition
+from nightshift.contract import CUSTOMERS_COLUMNS, EVENTS_COLUMNS, customers_partition, events_partition
 from nightshift.quality.landing import describe_landing_zone
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ CUSTOMERS_CHECKPOINT = CUSTOMERS_SUITE
 SNAPSHOT_ID_COLUMN = "snapshot_customer_id"
 UNKNOWN_CUSTOMER = -1
 MAX_EXAMPLES = 5
+# Checks the gate makes on the files before any expectation runs; their `observed` says it all.
+FRESHNESS = "freshness"
+READABLE_FILE = "readable_file"
+COLUMN_TYPE = "column_type"
+FILE_CHECKS = (FRESHNESS, READABLE_FILE, COLUMN_TYPE)
 
 
 class DataQualityError(ValueError):
@@ -70,47 +76,113 @@ def gx_context_dir() -> Path:
     return project_home() / "great_expectations"
 
 
-def _partition_problem(path: Path) -> str | None:
-    """Why a partition is not usable (missing or empty), or None if it has rows.
+def _data_files(path: Path) -> list[Path]:
+    """The partition's data files, by name: pyarrow's rule, names starting with "_" or "." are not data.
 
-    Reads only Parquet footers, so the freshness check stays cheap and runs before any
-    heavy import.
+    That skips Spark's _SUCCESS, .crc and _temporary. Listed here rather than by a pyarrow
+    dataset, which opens a file to learn the schema and so fails, naming nothing, on a broken one.
     """
-    if not path.is_dir():
-        return f"missing partition {path}"
-    import pyarrow.dataset as ds
+    return sorted(f for f in path.rglob("*") if f.is_file() and not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts))
 
-    # pyarrow skips names starting with "_" or "." (Spark's _SUCCESS and .crc files).
-    if ds.dataset(path, format="parquet").count_rows() == 0:
-        return f"empty partition {path} (0 rows)"
-    return None
+
+def _problem(suite: str, check: str, observed: str, column: str | None = None) -> dict[str, Any]:
+    """A failure found on the files before any expectation ran, in the shape of a GX failure."""
+    return {
+        "suite": suite,
+        "expectation": check,
+        "column": column,
+        "unexpected_count": None,
+        "examples": [],
+        "observed": observed,
+        "error": None,
+    }
+
+
+def _type_problems(suite: str, file: Path, schema: pa.Schema, columns: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The contract's columns `file` holds with another type; a missing column is left to the suite."""
+    import pyarrow as pa
+
+    problems = []
+    for name, kind in columns:
+        index = schema.get_field_index(name)
+        if index < 0:
+            continue
+        found = schema.field(index).type
+        # The same Parquet column either way: a dictionary-encoded or large (64-bit offset) string.
+        plain = found.value_type if pa.types.is_dictionary(found) else found
+        plain = pa.string() if pa.types.is_large_string(plain) else plain
+        if plain != getattr(pa, kind)():
+            problems.append(_problem(suite, COLUMN_TYPE, f"{file}: column {name} has type {found}, the contract's is {kind}", name))
+    return problems
+
+
+def _load_partition(suite: str, path: Path, columns: Sequence[tuple[str, str]]) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+    """The partition as one Arrow table in the contract's types, or what makes it unusable.
+
+    Missing or empty (freshness), a file that is not readable Parquet (truncated, cut off
+    mid-copy), a contract column of another type: each problem names its file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.is_dir():
+        return None, [_problem(suite, FRESHNESS, f"missing partition {path}")]
+    tables, problems = [], []
+    for file in _data_files(path):
+        try:
+            with pq.ParquetFile(file) as parquet:
+                table = parquet.read()
+        except (pa.ArrowException, OSError) as exc:
+            problems.append(_problem(suite, READABLE_FILE, f"{file}: not a readable Parquet file ({type(exc).__name__}: {exc})"))
+            continue
+        wrong = _type_problems(suite, file, table.schema, columns)
+        problems.extend(wrong)
+        if not wrong:
+            contract = {name: getattr(pa, kind)() for name, kind in columns}
+            tables.append(table.cast(pa.schema([pa.field(f.name, contract.get(f.name, f.type)) for f in table.schema])))
+    if problems:
+        return None, problems
+    if sum(t.num_rows for t in tables) == 0:
+        return None, [_problem(suite, FRESHNESS, f"empty partition {path} (0 rows)")]
+    # A file without a contract column gets nulls there: the suite reports them.
+    return pa.concat_tables(tables, promote_options="permissive"), []
+
+
+def _row_count(path: Path) -> int | None:
+    """Rows of a partition from its footers; None when missing or a file is unreadable (a failure of its own day)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.is_dir():
+        return None
+    try:
+        rows = 0
+        for file in _data_files(path):
+            with pq.ParquetFile(file) as parquet:
+                rows += parquet.metadata.num_rows
+        return rows
+    except (pa.ArrowException, OSError) as exc:
+        log.warning("%s left out of the row-count band: %s", path, exc)
+        return None
 
 
 def row_count_band(root: Path, day: datetime.date, trailing_days: int, min_ratio: float, max_ratio: float) -> tuple[int, int | None]:
     """Allowed events row count for `day`: a band around the trailing days' average.
 
-    Days that are missing or empty are left out of the average (they are failures of their
-    own); with no history at all, any non-empty day passes.
+    Days that are missing, empty or unreadable are left out of the average (they are failures
+    of their own); with no history at all, any non-empty day passes.
     """
-    import pyarrow.dataset as ds
-
-    counts = []
-    for back in range(1, trailing_days + 1):
-        path = events_partition(root, day - datetime.timedelta(days=back))
-        if path.is_dir():
-            rows = ds.dataset(path, format="parquet").count_rows()
-            if rows:
-                counts.append(rows)
+    counts = [_row_count(events_partition(root, day - datetime.timedelta(days=back))) for back in range(1, trailing_days + 1)]
+    counts = [c for c in counts if c]
     if not counts:
         return 0, None
     average = sum(counts) / len(counts)
     return int(average * min_ratio), int(average * max_ratio) + 1
 
 
-def _read_partition(path: Path) -> pd.DataFrame:
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
     # Nullable integer dtypes: pyarrow's default turns an int column with a null into
     # float64, which would report a type failure on top of the real one (the null).
@@ -121,7 +193,6 @@ def _read_partition(path: Path) -> pd.DataFrame:
         pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(),
     }
-    table = ds.dataset(path, format="parquet").to_table()
     return table.to_pandas(types_mapper=int_dtypes.get, date_as_object=False)
 
 
@@ -328,6 +399,34 @@ def _quiet_gx_logging() -> None:
         gx_logger.setLevel(logging.WARNING)
 
 
+def _file_failure(day: datetime.date, root: Path, failures: list[dict[str, Any]]) -> DataQualityError:
+    """One error for every problem found on the day's files, per suite as the audit records it."""
+    failed = {f["suite"] for f in failures}
+    suites = {s: {"success": s not in failed, "evaluated": 1, "failed": int(s in failed)} for s in (EVENTS_SUITE, CUSTOMERS_SUITE)}
+    found = [f["observed"] for f in failures]
+    if all(f["expectation"] == FRESHNESS for f in failures):
+        # Lateness or an empty landing: say what the landing zone holds instead.
+        message = f"raw data for {day.isoformat()} not ready: " + "; ".join(found) + f"\n  {describe_landing_zone(root)}"
+    else:
+        lines = [f"  {f['suite']}: {f['observed']}" for f in failures]
+        message = "\n".join([f"raw data of {day.isoformat()} cannot be read as the contract says:", *lines])
+    return DataQualityError(message, failures, suites)
+
+
+def _load_raw_day(day: datetime.date, root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's events and customers snapshot as frames; DataQualityError naming each file that cannot be used.
+
+    Checked before any expectation: without readable data in the contract's types there is
+    nothing to validate, and the message should point at the folder or file rather than at a
+    GX or pyarrow internals error.
+    """
+    events, event_problems = _load_partition(EVENTS_SUITE, events_partition(root, day), EVENTS_COLUMNS)
+    customers, customer_problems = _load_partition(CUSTOMERS_SUITE, customers_partition(root, day), CUSTOMERS_COLUMNS)
+    if events is None or customers is None:
+        raise _file_failure(day, root, event_problems + customer_problems)
+    return _to_pandas(events), _to_pandas(customers)
+
+
 def validate_raw_day(
     day: datetime.date,
     data_dir: Path | None = None,
@@ -345,41 +444,7 @@ def validate_raw_day(
         # Airflow hands out (pendulum) datetimes; the partition key is the calendar day.
         day = day.date()
     root = Path(data_dir) if data_dir is not None else default_data_dir()
-    events_path = events_partition(root, day)
-    customers_path = customers_partition(root, day)
-
-    # Freshness first: without the day's data there is nothing to validate, and the
-    # message should point at the folder rather than at a GX internals error.
-    problems = {
-        suite: problem
-        for suite, problem in ((EVENTS_SUITE, _partition_problem(events_path)), (CUSTOMERS_SUITE, _partition_problem(customers_path)))
-        if problem
-    }
-    if problems:
-        failures = [
-            {
-                "suite": suite,
-                "expectation": "freshness",
-                "column": None,
-                "unexpected_count": None,
-                "examples": [],
-                "observed": problem,
-                "error": None,
-            }
-            for suite, problem in problems.items()
-        ]
-        suites = {
-            suite: {"success": suite not in problems, "evaluated": 1, "failed": int(suite in problems)}
-            for suite in (EVENTS_SUITE, CUSTOMERS_SUITE)
-        }
-        raise DataQualityError(
-            f"raw data for {day.isoformat()} not ready: " + "; ".join(problems.values()) + f"\n  {describe_landing_zone(root)}",
-            failures,
-            suites,
-        )
-
-    events = _read_partition(events_path)
-    customers = _read_partition(customers_path)
+    events, customers = _load_raw_day(day, root)
     band = row_count or {"trailing_days": 7, "min_ratio": 0.5, "max_ratio": 2.0}
     min_rows, max_rows = row_count_band(root, day, int(band["trailing_days"]), float(band["min_ratio"]), float(band["max_ratio"]))
 

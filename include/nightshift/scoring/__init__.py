@@ -5,4 +5,5 @@
 - `score`: score a date with the model behind an alias and publish it, audited in `scoring_runs`.
 - `shadow`: champion and challenger in one pass: served rows (the canary's from the challenger) and shadow rows.
 - `rollout`: the canary's settings and its stable split of customers.
+- `run_folders`: a features and scores folder per scoring run, and the retention of old ones.
 """

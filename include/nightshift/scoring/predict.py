@@ -126,7 +126,7 @@ def _predict_partition(
 def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path) -> Path:
     """Score every row of the features at ``features_path``; write (customer_id, churn_probability) Parquet to ``out_dir``.
 
-    ``out_dir`` is replaced, so a rerun of the same date leaves one set of scores there.
+    ``out_dir`` is replaced: nightly_scoring gives each run a folder of its own (``nightshift.scoring.run_folders``).
     """
     features = spark.read.parquet(str(features_path))
     missing = [c for c in ["customer_id", *columns] if c not in features.columns]

@@ -60,7 +60,11 @@ def score_day(
     scores_dir: Path,
     alias: str = "champion",
 ) -> dict[str, Any]:
-    """Score ``score_date`` with the model behind ``alias`` and replace that date's rows in ``churn_scores``."""
+    """Score ``score_date`` with the model behind ``alias`` and replace that date's rows in ``churn_scores``.
+
+    The scores are written to ``scores_dir`` (replaced): a folder of the run's own, recorded in ``scoring_runs``
+    with ``features_path``, so the files of the date's published run are the ones its rows came from.
+    """
     from nightshift.scoring.predict import load_booster, score_features
     from nightshift.warehouse.audit import scoring_run
     from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
@@ -71,7 +75,8 @@ def score_day(
     # Pinned to a version number here, so every row of the date carries the same one.
     model = serving_model(model_name, alias)
     # The block is the audited run: a failure in it is recorded, a worker killed in it is found by the next run.
-    with scoring_run(database_url, score_date, model.name, model.version, model.run_id) as run:
+    folders = {"features_path": str(features_path), "scores_path": str(scores_dir)}
+    with scoring_run(database_url, score_date, model.name, model.version, model.run_id, **folders) as run:
         columns = feature_columns(windows)
         booster = load_booster(model.uri, columns)
         lineage = ScoreLineage(

@@ -112,7 +112,8 @@ def score_day_with_challenger(
         challenger_raw = None
         log.error("SHADOW SCORING FAILED for %s: %s; churn_scores is published by the champion alone", score_date, problem)
 
-    with scoring_run(database_url, score_date, champion.name, champion.version, champion.run_id) as run:
+    folders = {"features_path": str(features_path), "scores_path": str(scores_dir)}
+    with scoring_run(database_url, score_date, champion.name, champion.version, champion.run_id, **folders) as run:
         champion_raw = load_booster(champion.uri, columns)
         scored_at = datetime.now(UTC)
         data_version = fingerprint(features_path)
@@ -154,7 +155,9 @@ def score_day_with_challenger(
     shadow: dict[str, Any]
     if pair:
         try:
-            with scoring_run(database_url, score_date, challenger.name, challenger.version, challenger.run_id, role=SHADOW) as shadow_run:
+            with scoring_run(
+                database_url, score_date, challenger.name, challenger.version, challenger.run_id, SHADOW, **folders
+            ) as shadow_run:
                 shadow_published = publish_score_batches(
                     database_url,
                     score_date,
@@ -170,7 +173,9 @@ def score_day_with_challenger(
             )
             shadow = {"status": "failed", "model_version": challenger.version, "error": f"{type(exc).__name__}: {exc}"}
     else:
-        failed = record_failed_run(database_url, score_date, challenger.name, challenger.version, challenger.run_id, SHADOW, str(problem))
+        failed = record_failed_run(
+            database_url, score_date, challenger.name, challenger.version, challenger.run_id, SHADOW, str(problem), **folders
+        )
         shadow = {"status": "failed", "model_version": challenger.version, "error": problem, "scoring_run": failed}
 
     result = {

@@ -1,6 +1,8 @@
 """The ``scoring_runs`` audit: a run is recorded as running before any work, then failed with its error.
 
-Success is written by the publish itself, in the transaction that swaps the date's rows in.
+Success is written by the publish itself, in the transaction that swaps the date's rows in. Each run
+records the features and scores folders it reads and writes, so the files of a date's published run
+are the ones its rows came from (`published_run`).
 
 A worker killed mid-run (SIGKILL, OOM killer, a lost host) writes nothing, so "running" alone
 cannot tell a live run from a dead one. Each run therefore holds a session-level advisory lock
@@ -16,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg2.extensions
 
@@ -60,10 +63,21 @@ def fail_abandoned_runs(cur: psycopg2.extensions.cursor, found_by: str) -> list[
 
 
 @contextmanager
-def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str, role: str = SERVED) -> Iterator[int]:
+def scoring_run(
+    url: str,
+    score_date: dt.date,
+    model_name: str,
+    model_version: str,
+    run_id: str,
+    role: str = SERVED,
+    *,
+    features_path: str | None = None,
+    scores_path: str | None = None,
+) -> Iterator[int]:
     """Record a scoring run of ``score_date`` as running and yield its id; the block is the run.
 
-    ``role`` is ``served`` (churn_scores) or ``shadow`` (the challenger's churn_scores_shadow).
+    ``role`` is ``served`` (churn_scores) or ``shadow`` (the challenger's churn_scores_shadow);
+    ``features_path`` (read) and ``scores_path`` (written) are recorded with the run, before any file is written.
 
     Runs left behind by dead workers are marked failed first. The run's lock is held until the
     block ends; an exception out of the block marks the run failed with it. Success is the
@@ -81,8 +95,9 @@ def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: s
             fail_abandoned_runs(cur, f"the scoring run of {score_date.isoformat()} that started next")
         with conn, conn.cursor() as cur:
             cur.execute(
-                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (score_date, model_name, model_version, run_id, role),
+                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role, features_path, scores_path)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (score_date, model_name, model_version, run_id, role, features_path, scores_path),
             )
             (run,) = cur.fetchone()
             # Taken before the insert commits: no other session ever sees this row running without its lock.
@@ -105,17 +120,71 @@ def scoring_run(url: str, score_date: dt.date, model_name: str, model_version: s
         conn.close()
 
 
-def record_failed_run(url: str, score_date: dt.date, model_name: str, model_version: str, run_id: str, role: str, error: str) -> int:
+def record_failed_run(
+    url: str,
+    score_date: dt.date,
+    model_name: str,
+    model_version: str,
+    run_id: str,
+    role: str,
+    error: str,
+    *,
+    features_path: str | None = None,
+    scores_path: str | None = None,
+) -> int:
     """Record a scoring run that failed before it could start (e.g. a challenger whose model does not load); return its id."""
     check_score_date(score_date)
     conn = open_connection(url)
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
-                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role, status, error, finished_at)"
-                " VALUES (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp()) RETURNING id",
-                (score_date, model_name, model_version, run_id, role, error),
+                f"INSERT INTO {RUNS_TABLE} (score_date, model_name, model_version, run_id, role, status, error, finished_at,"
+                " features_path, scores_path) VALUES (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp(), %s, %s) RETURNING id",
+                (score_date, model_name, model_version, run_id, role, error, features_path, scores_path),
             )
             return int(cur.fetchone()[0])
     finally:
         conn.close()
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """The scoring run whose rows a date holds: its model, MLflow run and the folders its rows came from."""
+
+    id: int
+    score_date: dt.date
+    role: str
+    model_name: str
+    model_version: str
+    run_id: str
+    features_path: str | None
+    scores_path: str | None
+
+
+# Of a date's succeeded runs, the one that published last holds the rows: publishes of a date are serialised by
+# its advisory lock and stamp finished_at inside it, while ids follow the start (a run that started first can publish last).
+_LATEST_PUBLISHED = f"""
+SELECT DISTINCT ON (score_date, role) id, score_date, role, model_name, model_version, run_id, features_path, scores_path
+FROM {RUNS_TABLE}
+WHERE status = 'succeeded' AND (%(day)s::date IS NULL OR score_date = %(day)s) AND (%(role)s::text IS NULL OR role = %(role)s)
+ORDER BY score_date, role, finished_at DESC NULLS LAST, id DESC
+"""
+
+
+def published_runs(url: str, score_date: dt.date | None = None, role: str | None = None) -> list[PublishedRun]:
+    """The latest published run of each date and role (of ``score_date`` and ``role`` when given), by date."""
+    if score_date is not None:
+        check_score_date(score_date)
+    conn = open_connection(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(_LATEST_PUBLISHED, {"day": score_date, "role": role})
+            return [PublishedRun(*row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def published_run(url: str, score_date: dt.date) -> PublishedRun | None:
+    """The served run whose rows ``score_date`` holds in churn_scores, or None when no run of it succeeded."""
+    found = published_runs(url, score_date, SERVED)
+    return found[0] if found else None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from nightshift.monitoring.comparison import METRICS, ComparisonRow
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.date_rows import replace_date_rows
+from nightshift.warehouse.ddl import Table, ensure_tables
 from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SHADOW_TABLE, check_score_date
 
@@ -26,32 +27,32 @@ COMPARISON_TABLE = "model_comparison"
 LOCK_NAMESPACE = 0x4E534D43
 _SHORT = {"roc_auc": "roc_auc", "pr_auc": "pr_auc", "brier": "brier", "expected_calibration_error": "ece"}
 _METRIC_COLUMNS = [f"{who}_{_SHORT[m]}" for m in METRICS for who in ("champion", "challenger")]
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {COMPARISON_TABLE} (
-    score_date         date   NOT NULL,
-    model_name         text   NOT NULL,
-    champion_version   text   NOT NULL,
-    challenger_version text   NOT NULL,
-    segment            text   NOT NULL,
-    rows               bigint NOT NULL,
-    positives          bigint NOT NULL,
-    {", ".join(f"{c} double precision" for c in _METRIC_COLUMNS)},
-    auc_diff           double precision,
-    auc_diff_low       double precision,
-    auc_diff_high      double precision,
-    label_snapshot     date   NOT NULL,
-    computed_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (score_date, challenger_version, segment)
-);
-"""
+COMPARISON = Table(
+    COMPARISON_TABLE,
+    (
+        "score_date         date   NOT NULL",
+        "model_name         text   NOT NULL",
+        "champion_version   text   NOT NULL",
+        "challenger_version text   NOT NULL",
+        "segment            text   NOT NULL",
+        "rows               bigint NOT NULL",
+        "positives          bigint NOT NULL",
+        *(f"{c} double precision" for c in _METRIC_COLUMNS),
+        "auc_diff           double precision",
+        "auc_diff_low       double precision",
+        "auc_diff_high      double precision",
+        "label_snapshot     date   NOT NULL",
+        "computed_at        timestamptz NOT NULL DEFAULT clock_timestamp()",
+    ),
+    ("PRIMARY KEY (score_date, challenger_version, segment)",),
+)
 _COLUMNS = "score_date, model_name, champion_version, challenger_version, segment, rows, positives, " + ", ".join(_METRIC_COLUMNS)
 _TAIL = "auc_diff, auc_diff_low, auc_diff_high"
 
 
-def ensure_comparison_schema(url: str) -> None:
+def ensure_comparison_schema(url: str) -> list[str]:
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
-        cur.execute(_DDL)
+        return ensure_tables(cur, (COMPARISON,), LOCK_NAMESPACE)
 
 
 def _values(r: ComparisonRow) -> tuple:

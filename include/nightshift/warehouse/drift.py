@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.date_rows import replace_date_rows
+from nightshift.warehouse.ddl import Table, ensure_tables
 from nightshift.warehouse.schema import check_score_date
 
 log = logging.getLogger(__name__)
@@ -24,33 +25,37 @@ METRICS_TABLE = "drift_metrics"
 RUNS_TABLE = "drift_runs"
 # Constant first key of the two-int advisory locks taken on the drift tables ("NSDR").
 LOCK_NAMESPACE = 0x4E534452
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {METRICS_TABLE} (
-    score_date    date             NOT NULL,
-    model_name    text             NOT NULL,
-    model_version text             NOT NULL,
-    column_name   text             NOT NULL,
-    metric        text             NOT NULL,
-    value         double precision,
-    threshold     double precision,
-    drifted       boolean          NOT NULL,
-    PRIMARY KEY (score_date, column_name, metric)
-);
-CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (
-    score_date       date        PRIMARY KEY,
-    model_name       text        NOT NULL,
-    model_version    text        NOT NULL,
-    rows             bigint      NOT NULL,
-    columns_drifted  integer     NOT NULL,
-    drifted_columns  text[]      NOT NULL,
-    score_psi        double precision,
-    drifted          boolean     NOT NULL,
-    decision         text        NOT NULL,
-    reason           text        NOT NULL,
-    report_path      text,
-    computed_at      timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-"""
+METRICS = Table(
+    METRICS_TABLE,
+    (
+        "score_date    date             NOT NULL",
+        "model_name    text             NOT NULL",
+        "model_version text             NOT NULL",
+        "column_name   text             NOT NULL",
+        "metric        text             NOT NULL",
+        "value         double precision",
+        "threshold     double precision",
+        "drifted       boolean          NOT NULL",
+    ),
+    ("PRIMARY KEY (score_date, column_name, metric)",),
+)
+RUNS = Table(
+    RUNS_TABLE,
+    (
+        "score_date       date        PRIMARY KEY",
+        "model_name       text        NOT NULL",
+        "model_version    text        NOT NULL",
+        "rows             bigint      NOT NULL",
+        "columns_drifted  integer     NOT NULL",
+        "drifted_columns  text[]      NOT NULL",
+        "score_psi        double precision",
+        "drifted          boolean     NOT NULL",
+        "decision         text        NOT NULL",
+        "reason           text        NOT NULL",
+        "report_path      text",
+        "computed_at      timestamptz NOT NULL DEFAULT clock_timestamp()",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,10 @@ class DriftRun:
     report_path: str | None = None
 
 
-def ensure_drift_schema(url: str) -> None:
+def ensure_drift_schema(url: str) -> list[str]:
     """Create ``drift_metrics`` and ``drift_runs`` if missing; safe to call concurrently."""
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
-        cur.execute(_DDL)
+        return ensure_tables(cur, (METRICS, RUNS), LOCK_NAMESPACE)
 
 
 def write_drift(url: str, run: DriftRun, metrics: Sequence[MetricRow]) -> int:
@@ -157,15 +161,3 @@ def read_drift_metrics(url: str, score_date: dt.date) -> list[MetricRow]:
             (score_date,),
         )
         return [MetricRow(*r) for r in cur.fetchall()]
-
-
-def scoring_version(url: str, score_date: dt.date) -> tuple[str, str] | None:
-    """(model_name, model_version) of the newest succeeded scoring run of ``score_date``: the version behind its published rows."""
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT model_name, model_version FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'"
-            " ORDER BY id DESC LIMIT 1",
-            (score_date,),
-        )
-        row = cur.fetchone()
-    return None if row is None else (row[0], row[1])

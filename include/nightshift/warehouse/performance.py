@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from nightshift.monitoring.performance import PerformanceRow
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.date_rows import replace_date_rows
+from nightshift.warehouse.ddl import Table, ensure_tables
 from nightshift.warehouse.readers import date_columns
 from nightshift.warehouse.schema import SCORES_TABLE, check_score_date
 
@@ -26,28 +27,28 @@ log = logging.getLogger(__name__)
 PERFORMANCE_TABLE = "model_performance"
 # Constant first key of the two-int advisory locks taken on this table ("NSMP").
 LOCK_NAMESPACE = 0x4E534D50
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {PERFORMANCE_TABLE} (
-    score_date     date             NOT NULL,
-    model_name     text             NOT NULL,
-    model_version  text             NOT NULL,
-    segment        text             NOT NULL,
-    metric         text             NOT NULL,
-    value          double precision NOT NULL,
-    rows           bigint           NOT NULL,
-    positives      bigint           NOT NULL,
-    label_snapshot date             NOT NULL,
-    computed_at    timestamptz      NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (score_date, model_version, segment, metric)
-);
-"""
+PERFORMANCE = Table(
+    PERFORMANCE_TABLE,
+    (
+        "score_date     date             NOT NULL",
+        "model_name     text             NOT NULL",
+        "model_version  text             NOT NULL",
+        "segment        text             NOT NULL",
+        "metric         text             NOT NULL",
+        "value          double precision NOT NULL",
+        "rows           bigint           NOT NULL",
+        "positives      bigint           NOT NULL",
+        "label_snapshot date             NOT NULL",
+        "computed_at    timestamptz      NOT NULL DEFAULT clock_timestamp()",
+    ),
+    ("PRIMARY KEY (score_date, model_version, segment, metric)",),
+)
 _COLUMNS = "score_date, model_name, model_version, segment, metric, value, rows, positives"
 
 
-def ensure_performance_schema(url: str) -> None:
+def ensure_performance_schema(url: str) -> list[str]:
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
-        cur.execute(_DDL)
+        return ensure_tables(cur, (PERFORMANCE,), LOCK_NAMESPACE)
 
 
 def write_performance(url: str, score_date: dt.date, label_snapshot: dt.date, rows: Sequence[PerformanceRow]) -> int:

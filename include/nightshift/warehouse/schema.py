@@ -1,7 +1,8 @@
 """The warehouse schema: ``churn_scores`` (one partition per score_date) and the ``scoring_runs`` audit.
 
 Created on first use and safe to create concurrently; a ``churn_scores`` from before it was
-partitioned is converted in place, keeping every row.
+partitioned is converted in place, keeping every row. Only what the catalog says is missing is
+created or added, each lock waited for at most ``warehouse.schema_lock_timeout_ms`` (see ``ddl``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.ddl import Table, bounded_schema_change, create_missing, run_ddl, schema_complete
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +39,42 @@ TEXT_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "run_id", "data_
 LOCK_NAMESPACE = 0x4E534353
 # The same for churn_scores_shadow ("NSSH"): the shadow publish of a date never waits on the served one.
 SHADOW_LOCK_NAMESPACE = 0x4E535348
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {SCORES_TABLE} (
-    score_date        date             NOT NULL,
-    customer_id       bigint           NOT NULL,
-    churn_probability double precision NOT NULL
-        CONSTRAINT churn_probability_in_unit_interval CHECK (churn_probability >= 0 AND churn_probability <= 1),
-    model_name        text             NOT NULL,
-    model_version     text             NOT NULL,
-    run_id            text             NOT NULL,
-    data_version      text             NOT NULL,
-    scored_at         timestamptz      NOT NULL,
-    PRIMARY KEY (score_date, customer_id)
-) PARTITION BY LIST (score_date);
-CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    score_date    date        NOT NULL,
-    model_name    text        NOT NULL,
-    model_version text        NOT NULL,
-    run_id        text        NOT NULL,
-    rows          bigint,
-    started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
-    finished_at   timestamptz,
-    status        text        NOT NULL DEFAULT 'running'
-        CONSTRAINT scoring_runs_status CHECK (status IN ('running', 'succeeded', 'failed')),
-    error         text
-);
-CREATE INDEX IF NOT EXISTS {RUNS_TABLE}_score_date_idx ON {RUNS_TABLE} (score_date, started_at);
-CREATE TABLE IF NOT EXISTS {SHADOW_TABLE} (LIKE {SCORES_TABLE} INCLUDING CONSTRAINTS, PRIMARY KEY (score_date, customer_id))
-    PARTITION BY LIST (score_date);
-ALTER TABLE {RUNS_TABLE} ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT '{SERVED}';
-"""
+SCORES_COLUMNS: tuple[str, ...] = (
+    "score_date        date             NOT NULL",
+    "customer_id       bigint           NOT NULL",
+    "churn_probability double precision NOT NULL"
+    " CONSTRAINT churn_probability_in_unit_interval CHECK (churn_probability >= 0 AND churn_probability <= 1)",
+    "model_name        text             NOT NULL",
+    "model_version     text             NOT NULL",
+    "run_id            text             NOT NULL",
+    "data_version      text             NOT NULL",
+    "scored_at         timestamptz      NOT NULL",
+)
+_BY_DATE = ("PRIMARY KEY (score_date, customer_id)",)
+SCORES_SPEC = Table(SCORES_TABLE, SCORES_COLUMNS, _BY_DATE, "PARTITION BY LIST (score_date)")
+SHADOW_SPEC = Table(SHADOW_TABLE, SCORES_COLUMNS, _BY_DATE, "PARTITION BY LIST (score_date)")
+# A column appended here is added to the scoring_runs of existing warehouses: nullable or with a default.
+RUNS_SPEC = Table(
+    RUNS_TABLE,
+    (
+        "id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "score_date    date        NOT NULL",
+        "model_name    text        NOT NULL",
+        "model_version text        NOT NULL",
+        "run_id        text        NOT NULL",
+        "rows          bigint",
+        "started_at    timestamptz NOT NULL DEFAULT clock_timestamp()",
+        "finished_at   timestamptz",
+        "status        text        NOT NULL DEFAULT 'running'"
+        " CONSTRAINT scoring_runs_status CHECK (status IN ('running', 'succeeded', 'failed'))",
+        "error         text",
+        f"role          text        NOT NULL DEFAULT '{SERVED}'",
+        "features_path text",
+        "scores_path   text",
+    ),
+    indexes=((f"{RUNS_TABLE}_score_date_idx", f"{RUNS_TABLE} (score_date, started_at)"),),
+)
+TABLES: tuple[Table, ...] = (SCORES_SPEC, RUNS_SPEC, SHADOW_SPEC)
 
 _COLUMN_LIST = ", ".join(REQUIRED_COLUMNS)
 
@@ -77,17 +84,20 @@ def partition_name(score_date: dt.date, table: str = SCORES_TABLE) -> str:
     return f"{table}_d{score_date:%Y%m%d}"
 
 
-def _migrate_unpartitioned(cur: psycopg2.extensions.cursor) -> None:
-    """Convert a churn_scores created before it was partitioned by date, keeping every row."""
+def _unpartitioned(cur: psycopg2.extensions.cursor) -> bool:
+    """True for a churn_scores created before it was partitioned by date (a catalog read: no lock on it)."""
     cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (SCORES_TABLE,))
     row = cur.fetchone()
-    if row is None or row[0] != "r":
-        return
+    return row is not None and row[0] == "r"
+
+
+def _migrate_unpartitioned(cur: psycopg2.extensions.cursor) -> None:
+    """Convert a churn_scores created before it was partitioned by date, keeping every row."""
     legacy = sql.Identifier(f"{SCORES_TABLE}_unpartitioned")
-    cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(SCORES_TABLE), legacy))
+    run_ddl(cur, SCORES_TABLE, sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(SCORES_TABLE), legacy))
     # The new table's primary key index takes the old one's name.
     cur.execute(f"ALTER INDEX IF EXISTS {SCORES_TABLE}_pkey RENAME TO {SCORES_TABLE}_unpartitioned_pkey")
-    cur.execute(_DDL)
+    create_missing(cur, [SCORES_SPEC])
     cur.execute(sql.SQL("SELECT DISTINCT score_date FROM {} ORDER BY 1").format(legacy))
     days = [d for (d,) in cur.fetchall()]
     for day in days:
@@ -107,18 +117,34 @@ def _migrate_unpartitioned(cur: psycopg2.extensions.cursor) -> None:
     log.warning("converted %s to one partition per score_date: %d rows over %d dates", SCORES_TABLE, moved, len(days))
 
 
-def create_schema(cur: psycopg2.extensions.cursor) -> None:
-    # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; the lock serialises it.
-    cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
-    _migrate_unpartitioned(cur)
-    cur.execute(_DDL)
+def create_schema(cur: psycopg2.extensions.cursor) -> list[str]:
+    """Create or extend what is missing of the scoring tables; return what was done.
+
+    A complete schema (every run after the first) reads only the catalog and takes no lock on the tables.
+    """
+    if not _unpartitioned(cur) and schema_complete(cur, TABLES):
+        return []
+    with bounded_schema_change(cur, LOCK_NAMESPACE, [t.name for t in TABLES]):
+        done = []
+        # Looked at again under the lock: a concurrent caller may have converted it meanwhile.
+        if _unpartitioned(cur):
+            _migrate_unpartitioned(cur)
+            done.append(f"{SCORES_TABLE}: partitioned by score_date")
+        done += create_missing(cur, TABLES)
+    if done:
+        log.info("warehouse schema changed: %s", "; ".join(done))
+    return done
 
 
-def ensure_schema(url: str) -> None:
-    """Create ``churn_scores`` and ``scoring_runs`` if missing; safe to call any number of times, concurrently."""
+def ensure_schema(url: str) -> list[str]:
+    """Create ``churn_scores`` and ``scoring_runs`` if missing; safe to call any number of times, concurrently.
+
+    Returns what was created or added, [] when the schema was complete.
+    """
     with connect(url) as conn, conn.cursor() as cur:
-        create_schema(cur)
+        done = create_schema(cur)
     log.info("schema ready: %s, %s", SCORES_TABLE, RUNS_TABLE)
+    return done
 
 
 def check_score_date(score_date: dt.date) -> None:

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -56,19 +58,26 @@ def test_db_url_masks_the_embedded_servers_password_unless_asked(embedded_pg: Em
     assert db("url", "--show-password").strip() == embedded_pg.url
 
 
-def test_quality_validate_and_accept_a_bad_day(pg_url: str, tmp_path) -> None:
-    zone = generate(tmp_path / "raw", customers=60, days=10, start_date=date(2026, 3, 1), seed=6)
-    bad = zone.end_date.isoformat()
-    corrupt_day(zone.data_dir, zone.end_date, "duplicate_event")
+def quality_cli(pg_url: str, data_dir: Path, quarantine: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """`nightshift quality ...` on a landing zone, with a warehouse database of its own."""
     env = {
         **os.environ,
         "NIGHTSHIFT_DATABASE_URL": create_database(pg_url, f"cli_quality_{uuid.uuid4().hex[:12]}"),
-        "NIGHTSHIFT_DATA_DIR": str(zone.data_dir),
-        "NIGHTSHIFT_QUARANTINE_DIR": str(tmp_path / "quarantine"),
+        "NIGHTSHIFT_DATA_DIR": str(data_dir),
+        "NIGHTSHIFT_QUARANTINE_DIR": str(quarantine),
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "nightshift.local.cli", "quality", *args], env=env, capture_output=True, text=True)
+
+    return cli
+
+
+def test_quality_validate_and_accept_a_bad_day(pg_url: str, tmp_path) -> None:
+    zone = generate(tmp_path / "raw", customers=60, days=10, start_date=date(2026, 3, 1), seed=6)
+    bad = zone.end_date.isoformat()
+    corrupt_day(zone.data_dir, zone.end_date, "duplicate_event")
+    cli = quality_cli(pg_url, zone.data_dir, tmp_path / "quarantine")
 
     nothing = cli("accept", bad, "--reason", "looks fine")
     assert nothing.returncode == 1 and "Traceback" not in nothing.stderr
@@ -82,3 +91,19 @@ def test_quality_validate_and_accept_a_bad_day(pg_url: str, tmp_path) -> None:
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.splitlines()[0] == f"accepted {bad} as it is; windows that read it build again. It had failed:"
     assert f"{bad} raw_events: expect_column_values_to_be_unique(column=customer_id)" in accepted.stdout
+
+
+def test_quality_validate_names_a_truncated_file_and_accept_finds_it(pg_url: str, tmp_path) -> None:
+    zone = generate(tmp_path / "raw", customers=60, days=10, start_date=date(2026, 3, 1), seed=6)
+    bad = zone.end_date.isoformat()
+    [broken] = sorted((zone.data_dir / "events" / f"event_date={bad}").glob("*.parquet"))
+    broken.write_bytes(broken.read_bytes()[:100])  # cut off mid-copy: no footer
+    cli = quality_cli(pg_url, zone.data_dir, tmp_path / "quarantine")
+
+    validated = cli("validate", bad)
+    assert validated.returncode == 1 and "Traceback" not in validated.stderr, validated.stderr
+    assert f"raw_events: {broken}: not a readable Parquet file" in validated.stderr
+
+    accepted = cli("accept", bad, "--reason", "the day is re-sent tomorrow; windows may skip it", "--by", "ops")
+    assert accepted.returncode == 0, accepted.stderr
+    assert f"{bad} raw_events: readable_file: {broken}: not a readable Parquet file" in accepted.stdout

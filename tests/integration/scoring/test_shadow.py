@@ -14,7 +14,7 @@ from nightshift.features.columns import feature_columns
 from nightshift.model.registry import Aliases, ServingModel
 from nightshift.scoring.rollout import Canary, in_canary
 from nightshift.scoring.shadow import score_day_with_challenger
-from nightshift.warehouse.drift import scoring_version
+from nightshift.warehouse.audit import published_run
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.schema import SHADOW_TABLE, ensure_schema, partition_name
 from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
@@ -132,7 +132,8 @@ def test_shadow_rows_are_the_challengers_and_a_rerun_replaces_both_tables(spark,
     assert second["replaced"] == CUSTOMERS and second["canary_rows"] == 0
     assert runs(url) == [("served", "1", "succeeded", CUSTOMERS, None), ("shadow", "2", "succeeded", CUSTOMERS, None)] * 2
     # What drift monitoring reads as "the version that scored the day" stays the served one, though the shadow ran last.
-    assert scoring_version(url, DAY) == (MODEL, "1")
+    published = published_run(url, DAY)
+    assert (published.model_name, published.model_version, published.id) == (MODEL, "1", second["scoring_run"])
 
 
 def test_the_canary_serves_the_challenger_to_its_customers_and_fraction_zero_restores_the_champion(

@@ -97,6 +97,8 @@ def test_ensure_schema_is_idempotent_and_enforces_contract(pg_url: str) -> None:
         ("status", "text", "NO"),
         ("error", "text", "YES"),
         ("role", "text", "NO"),
+        ("features_path", "text", "YES"),
+        ("scores_path", "text", "YES"),
     ]
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(
@@ -551,7 +553,10 @@ def test_readers_during_a_swap_see_the_old_or_the_new_day_even_from_an_older_sna
         with report.cursor() as cur:
             cur.execute("SELECT 1")
         reader.thread.start()
-        published = publish_score_batches(url, DAY_A, LINEAGE, paced_batches(new_rows))
+        # Autovacuum's ANALYZE of the just-loaded partition also conflicts with the swap's lock, and yields
+        # only after deadlock_timeout (1 s): a wait longer than that makes this test about readers alone.
+        patient = SwapPolicy(lock_timeout_ms=3_000, attempts=4, backoff_seconds=0.25)
+        published = publish_score_batches(url, DAY_A, LINEAGE, paced_batches(new_rows), swap=patient)
         reader.wait_for(new_rows)
         with report.cursor() as cur:
             cur.execute("SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY_A,))

@@ -26,13 +26,22 @@ def test_state_comes_from_the_last_finished_line() -> None:
     assert dag_run_state("no run was printed\n") is None
 
 
+STARTED = '[{"task_id": "score", "state": "success", "start_date": "2026-11-24T02:46:57+00:00", "end_date": null}]\n'
+
+
 @pytest.fixture
 def fake_airflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An `airflow` that prints what it is told and exits 0, as `airflow dags test` can when a task failed."""
+    """An `airflow` that prints what it is told and exits 0, as `airflow dags test` can when a task failed.
 
-    def install(output: str) -> None:
+    Asked for a run's task states (`tasks states-for-dag-run`), it prints `states`, the metadata database's answer.
+    """
+
+    def install(output: str, states: str = STARTED) -> None:
         script = tmp_path / "airflow"
-        script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({output!r})\n")
+        script.write_text(
+            f"#!{sys.executable}\nimport sys\n"
+            f"sys.stdout.write({states!r} if sys.argv[1:3] == ['tasks', 'states-for-dag-run'] else {output!r})\n"
+        )
         script.chmod(0o755)
         monkeypatch.setattr(airflow_env, "airflow_bin", lambda: str(script))
 
@@ -53,6 +62,17 @@ def test_exit_zero_without_a_successful_run_is_a_failure(fake_airflow, output: s
 def test_a_successful_run_passes(fake_airflow) -> None:
     fake_airflow(FINISHED.format(state="success") + "\n")
     dag_test("nightly_scoring", date(2026, 6, 28), {"PATH": "/usr/bin"})  # raises on anything but success
+
+
+def test_a_successful_run_in_which_no_task_ran_is_a_failure(fake_airflow) -> None:
+    # A logical date before the tasks' start_date: no task instance, and Airflow marks the run successful.
+    not_started = '[{"task_id": "score", "state": null, "start_date": null, "end_date": null}]\n'
+    # Airflow gives an upstream_failed task a start date without running it.
+    upstream_failed = '[{"task_id": "score", "state": "upstream_failed", "start_date": "2026-11-24T02:46:57+00:00", "end_date": null}]\n'
+    for states in ("[]\n", not_started, upstream_failed):
+        fake_airflow(FINISHED.format(state="success") + "\n", states)
+        with pytest.raises(RuntimeError, match="state=success, but no task ran in run manual__x of nightly_scoring"):
+            dag_test("nightly_scoring", date(2026, 6, 28), {"PATH": "/usr/bin"})
 
 
 def test_the_interpreters_bin_folder_comes_first_on_path(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_a_dvc_trained_model_chains_to_checkout_pull_by_md5_and_repro() -> None:
     assert facts["unknown"] == {} and facts["warnings"] == []
     assert facts["reproduce"] == [
         f"git checkout {COMMIT}",
-        "mkdir -p data && printf 'outs:\\n- md5: " + TSET_MD5 + "\\n  hash: md5\\n  path: lineage/churn_xgb-v3-training_set\\n' "
+        "mkdir -p data && printf '%s\\n' outs: '- md5: " + TSET_MD5 + "' '  hash: md5' '  path: lineage/churn_xgb-v3-training_set' "
         "> data/lineage-churn_xgb-v3.dvc",
         "dvc pull data/lineage-churn_xgb-v3.dvc",
         "dvc repro",
@@ -129,4 +129,46 @@ def test_render_shows_each_link_and_the_commands() -> None:
 
 def test_restore_file_is_a_dvc_3_out() -> None:
     assert restore_dvc_file(TSET_MD5, "t") == f"outs:\n- md5: {TSET_MD5}\n  hash: md5\n  path: t\n"
-    assert reproduce(_record(), {"git.commit": "x", "data.training_set_md5": "y"}) == []
+    assert reproduce(_record(**{"git.commit": None, "dvc.training_set.md5": None})) == []
+
+
+# Tag values are free text: whoever can write to the tracking server sets them. None may reach a printed command.
+HOSTILE = ["; rm -rf /", "$(touch /tmp/pwned)", "`id`", "abc def0123", "0123abc' ; echo '", '0123abc" x', "a" * 32 + "\n", "--orphan"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_git_commit_tag_is_unknown_and_checks_nothing_out(value: str) -> None:
+    facts = chain(_record(**{"git.commit": value}), SCORE)
+    assert facts["unknown"]["git.commit"] == f"the run's git.commit tag {value!r} is not a git commit (7 to 40 hex digits)"
+    assert facts["code"]["commit"] == "unknown"
+    assert not any("git checkout" in c or value in c for c in facts["reproduce"])
+    # The training set's md5 is sound: its restore is still printed.
+    assert facts["reproduce"][-2:] == ["dvc pull data/lineage-churn_xgb-v3.dvc", "dvc repro"]
+    assert f"  unknown  git.commit: the run's git.commit tag {value!r}" in render([facts], "lineage")
+
+
+@pytest.mark.parametrize("value", HOSTILE + ["a" * 31 + ".dir", "A" * 32, "a" * 32 + ".dir; ls"])
+def test_a_hostile_md5_tag_is_unknown_and_pulls_nothing(value: str) -> None:
+    facts = chain(_record(**{"dvc.training_set.md5": value, "dvc.raw_data.md5": value}), SCORE)
+    for key, tag in (("data.training_set_md5", "dvc.training_set.md5"), ("data.raw_data_md5", "dvc.raw_data.md5")):
+        assert facts["unknown"][key] == f"the run's {tag} tag {value!r} is not a DVC md5 (32 hex digits, .dir for a folder)"
+    assert (facts["data"]["training_set_md5"], facts["data"]["raw_data_md5"], facts["data"]["restore_to"]) == ("unknown",) * 3
+    assert facts["reproduce"] == [f"git checkout {COMMIT}"]
+
+
+@pytest.mark.parametrize(
+    ("name", "version"), [("churn_xgb; rm -rf ~", "3"), ("../../etc/x", "3"), ("churn xgb", "3"), ("churn_xgb", "3; id")]
+)
+def test_a_model_name_or_version_unfit_for_a_path_builds_no_restore(name: str, version: str) -> None:
+    facts = chain({**_record(), "name": name, "version": version}, SCORE)
+    assert "is not" in facts["unknown"]["model"] and facts["data"]["restore_to"] == "unknown"
+    assert facts["reproduce"] == [f"git checkout {COMMIT}"]
+
+
+def test_the_printed_restore_writes_the_dvc_file_in_a_real_shell(tmp_path) -> None:
+    import subprocess
+
+    facts = chain(_record(), SCORE)
+    restore = facts["reproduce"][1]
+    subprocess.run(["bash", "-c", restore], cwd=tmp_path, check=True)
+    assert (tmp_path / "data" / "lineage-churn_xgb-v3.dvc").read_text() == restore_dvc_file(TSET_MD5, "lineage/churn_xgb-v3-training_set")
