@@ -13,32 +13,35 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.ddl import Table, ensure_tables
 
 QUALITY_TABLE = "data_quality_runs"
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {QUALITY_TABLE} (
-    id                  bigserial   PRIMARY KEY,
-    logical_date        date        NOT NULL,
-    suite               text        NOT NULL,
-    success             boolean     NOT NULL,
-    evaluated           integer     NOT NULL,
-    failed              integer     NOT NULL,
-    failed_expectations jsonb       NOT NULL,
-    row_count           bigint,
-    message             text,
-    quarantine_path     text,
-    quarantine_error    text,
-    recorded_at         timestamptz NOT NULL DEFAULT now()
-);
--- Warehouses created before the column existed.
-ALTER TABLE {QUALITY_TABLE} ADD COLUMN IF NOT EXISTS quarantine_error text;
-CREATE INDEX IF NOT EXISTS {QUALITY_TABLE}_date_suite ON {QUALITY_TABLE} (logical_date, suite);
-"""
+# Constant first key of the advisory lock a schema change of these tables takes ("NSQR").
+LOCK_NAMESPACE = 0x4E535152
+QUALITY = Table(
+    QUALITY_TABLE,
+    (
+        "id                  bigserial   PRIMARY KEY",
+        "logical_date        date        NOT NULL",
+        "suite               text        NOT NULL",
+        "success             boolean     NOT NULL",
+        "evaluated           integer     NOT NULL",
+        "failed              integer     NOT NULL",
+        "failed_expectations jsonb       NOT NULL",
+        "row_count           bigint",
+        "message             text",
+        "quarantine_path     text",
+        # Added to warehouses created before the column existed.
+        "quarantine_error    text",
+        "recorded_at         timestamptz NOT NULL DEFAULT now()",
+    ),
+    indexes=((f"{QUALITY_TABLE}_date_suite", f"{QUALITY_TABLE} (logical_date, suite)"),),
+)
 
 
 def create_quality_table(cur: Any) -> None:
-    """Create data_quality_runs and its index if they are missing (first use on a new warehouse)."""
-    cur.execute(_DDL)
+    """Create what is missing of data_quality_runs; a complete schema runs no DDL and takes no table lock."""
+    ensure_tables(cur, (QUALITY,), LOCK_NAMESPACE)
 
 
 def record_quality_runs(

@@ -32,28 +32,32 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, EVENTS, customers_partition, events_partition
-from nightshift.quality.audit import QUALITY_TABLE, create_quality_table
+from nightshift.quality.audit import LOCK_NAMESPACE as QUALITY_LOCK_NAMESPACE
+from nightshift.quality.audit import QUALITY, QUALITY_TABLE
 from nightshift.quality.landing import first_landed_day, unlanded_days
 from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, FILE_CHECKS, DataQualityError
 from nightshift.warehouse.connection import connect
+from nightshift.warehouse.ddl import Table, ensure_tables
 
 log = logging.getLogger(__name__)
 
 ACCEPTANCE_TABLE = "data_quality_acceptances"
-_DDL = f"""
-CREATE TABLE IF NOT EXISTS {ACCEPTANCE_TABLE} (
-    id               bigserial   PRIMARY KEY,
-    logical_date     date        NOT NULL,
-    -- The newest data_quality_runs id the acceptance covers: a later failure is not accepted.
-    accepted_through bigint      NOT NULL,
-    reason           text        NOT NULL,
-    accepted_by      text        NOT NULL,
-    accepted_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS {ACCEPTANCE_TABLE}_date ON {ACCEPTANCE_TABLE} (logical_date);
--- A day that never landed accepted as no activity: the tables it lacked (events, customers); accepted_through is then 0.
-ALTER TABLE {ACCEPTANCE_TABLE} ADD COLUMN IF NOT EXISTS missing_partitions text[];
-"""
+ACCEPTANCES = Table(
+    ACCEPTANCE_TABLE,
+    (
+        "id               bigserial   PRIMARY KEY",
+        "logical_date     date        NOT NULL",
+        # The newest data_quality_runs id the acceptance covers: a later failure is not accepted.
+        "accepted_through bigint      NOT NULL",
+        "reason           text        NOT NULL",
+        "accepted_by      text        NOT NULL",
+        "accepted_at      timestamptz NOT NULL DEFAULT now()",
+        # A day that never landed accepted as no activity: the tables it lacked (events, customers);
+        # accepted_through is then 0. Appended: added to warehouses created before it.
+        "missing_partitions text[]",
+    ),
+    indexes=((f"{ACCEPTANCE_TABLE}_date", f"{ACCEPTANCE_TABLE} (logical_date)"),),
+)
 
 # The tables each day was accepted as missing for (acceptances of failed validations have none).
 _ACCEPTED_MISSING = f"""
@@ -152,9 +156,15 @@ def _unresolved(cur: Any, window: RawWindow) -> list[BadDay]:
     return bad
 
 
-def _create_tables(cur: Any) -> None:
-    create_quality_table(cur)
-    cur.execute(_DDL)
+def _create_tables(cur: Any) -> list[str]:
+    # Catalog first: a complete schema runs no DDL, so an idle reader of these tables cannot stall a run.
+    return ensure_tables(cur, (QUALITY, ACCEPTANCES), QUALITY_LOCK_NAMESPACE)
+
+
+def ensure_quality_schema(url: str) -> list[str]:
+    """Create what is missing of data_quality_runs and data_quality_acceptances; return what was done."""
+    with connect(url) as conn, conn.cursor() as cur:
+        return _create_tables(cur)
 
 
 def unresolved_bad_days(url: str, window: RawWindow) -> list[BadDay]:
