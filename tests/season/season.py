@@ -116,7 +116,7 @@ def train_champion(season: Season, as_of: date) -> Night:
     api.unpause(a, "train_model")
     finished = api.wait_for_run(a, "train_model", run_id, RUN_TIMEOUT_S)
     if finished["state"] != "success":
-        raise api.SeasonError(f"the champion's train_model run failed: {api.failure_log(a, 'train_model', run_id)}")
+        raise api.SeasonError(f"the champion's train_model run failed: {api.failure_log(a, 'train_model', run_id)[-4000:]}")
     api.unpause(a, "nightly_scoring")
     return stale_train(season, as_of)
 
@@ -195,14 +195,26 @@ def night_late(season: Season, night: Night) -> None:
 
 def night_missing(season: Season, night: Night) -> None:
     """The day never lands: its run fails naming it; the next night refuses its window until accept --missing."""
-    _, night.state = score(season, night.day)
+    run_id, night.state = score(season, night.day)
     season.refused.add(night.day)
+    expect_refusal(season, run_id, "wait_for_day", [f"waiting for {night.day.isoformat()}: no data yet", "AirflowSensorTimeout"])
     next_day = night.day + timedelta(days=1)
     land(season.stage, season.raw, next_day)
-    _, refused = score(season, next_day, "refused-window")
+    refused_id, refused = score(season, next_day, "refused-window")
+    expect_refusal(season, refused_id, "build_features", [night.day.isoformat(), "--missing"])
     nightshift(season, "quality", "accept", night.day.isoformat(), "--missing", "--reason", "outage upstream, no activity")
     _, after = score(season, next_day, "after-accept", logical=False)
     night.note = f"next night {refused} before accept --missing, {after} after"
+
+
+def expect_refusal(season: Season, run_id: str, task_id: str, words: list[str]) -> None:
+    """The run failed at ``task_id``, ran nothing after it, and its log says ``words``: what the person on call reads."""
+    states = api.task_states(season.airflow, "nightly_scoring", run_id)
+    log = api.failure_log(season.airflow, "nightly_scoring", run_id)
+    ran_after = sorted(t for t, state in states.items() if state == "success" and t in ("score", "clean_run_folders"))
+    missing = [w for w in words if w not in log]
+    if states.get(task_id) != "failed" or ran_after or missing or not log.startswith(f"{task_id}:"):
+        raise api.SeasonError(f"{run_id}: expected a refusal at {task_id} saying {missing or words}: {states} {log[-1500:]}")
 
 
 def night_bad(season: Season, night: Night) -> None:
