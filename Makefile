@@ -61,6 +61,12 @@ bench: $(STAMP)
 bench-train: $(STAMP)
 	$(BIN)/python bench/train_speed.py
 
+# Drift detection (docs/monitoring.md): nights to a retrain after a 15-point activity drop, false drift on
+# clean days, the one-day reference against the pooled evaluation window; `make bench-drift CUSTOMERS=1000` for fewer.
+.PHONY: bench-drift
+bench-drift: $(STAMP)
+	$(BIN)/python bench/drift_detection.py $(if $(CUSTOMERS),--customers $(CUSTOMERS))
+
 # Feature job speed (docs/benchmarks.md): scoring_features against DuckDB on the same Parquet
 # and training_set over 4, 13 and 52 weekly dates; 50,000 customers by default, `CUSTOMERS=500000` for more.
 # DuckDB is a benchmark-only dependency (requirements-bench.txt), installed here, not by `make venv`.

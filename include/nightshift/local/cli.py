@@ -33,6 +33,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         start_date=args.start_date,
         seed=args.seed,
         drift_from=args.drift_from,
+        drift_kind=args.drift_kind,
     )
     if args.bad:
         bad_day = args.bad_date or result.end_date
@@ -84,7 +85,7 @@ def cmd_drift_show(args: argparse.Namespace) -> int:
             f"no drift recorded for {args.date}: drift_monitor judges a day once nightly_scoring has published it "
             f"(or trigger drift_monitor with score_date={args.date})"
         )
-    print(drift_table(run, read_drift_metrics(url, args.date)))
+    print(drift_table(run, read_drift_metrics(url, args.date), show_all=args.all))
     return 0
 
 
@@ -402,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start-date", type=_date, default=_date(str(gen_defaults["start_date"])))
     gen.add_argument("--seed", type=int, default=gen_defaults["seed"])
     gen.add_argument("--drift-from", type=_date, default=None, help="shift behaviour from this date on")
+    gen.add_argument(
+        "--drift-kind",
+        choices=("usage", "activity_drop"),  # nightshift.local.generate.DRIFT_KINDS, not imported to keep the parser light
+        default="usage",
+        help="usage: more sessions, fees +10 %% (default); activity_drop: daily activity -15 points, south's churn doubles",
+    )
     gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
     gen.add_argument("--bad", choices=sorted(BAD_KINDS), default=None, help="make one day bad in this way")
     gen.add_argument("--bad-date", type=_date, default=None, help="the day --bad corrupts (default: the last day)")
@@ -421,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift_sub = drift.add_subparsers(dest="drift_command", required=True)
     show = drift_sub.add_parser("show", help="DATE's decision and reason, and PSI, null-share change and mean shift per column")
     show.add_argument("date", type=_date)
+    show.add_argument("--all", action="store_true", help="list every column, not only the drifted ones and the ten largest PSIs")
     show.set_defaults(func=cmd_drift_show)
     perf = drift_sub.add_parser("performance", help="realized ROC AUC, PR AUC, Brier and calibration of published scores, per segment")
     perf.add_argument("--since", type=_date, default=dt.date.min, help="first score date (default: all)")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
 from nightshift.features.columns import KEYS, feature_columns
-from nightshift.model.evaluation import evaluation_metrics, reference_distributions
+from nightshift.model.evaluation import evaluation_metrics, training_reference
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
 from nightshift.model.lineage import (
@@ -313,8 +313,9 @@ def train_model(
                 mlflow.set_tag(PROBLEM_TAG, champion_problem)
 
         _log_plots(evaluation["label"], probabilities, metrics, model.get_booster().get_score(importance_type="total_gain"), bins)
-        reference = reference_distributions(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
-        mlflow.log_dict({**reference, "window": split.date_ranges()["eval_dates"]}, "reference/distributions.json")
+        # One day (the newest evaluation date), not the pooled evaluation window: see training_reference.
+        reference = training_reference(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
+        mlflow.log_dict(reference, "reference/distributions.json")
 
         example = evaluation[columns].head(5)
         info = mlflow.xgboost.log_model(

@@ -38,7 +38,7 @@ DECISIONS = (NOT_ENOUGH_ROWS, NO_DRIFT, NOT_PERSISTENT, COOLDOWN, NO_NEW_LABELS,
 class DriftPolicy:
     """params.yaml ``drift``: when a day is drifted and when drift asks for a retrain."""
 
-    min_drifted_inputs: int = 3
+    min_drifted_inputs: int = 1
     consecutive_days: int = 2
     cooldown_days: int = 7
 

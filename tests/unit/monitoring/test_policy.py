@@ -31,7 +31,7 @@ def past(offset: int, drifted: bool = True, decision: str = NOT_PERSISTENT) -> P
 
 
 def test_params_yaml_holds_every_number_of_the_policy() -> None:
-    assert DriftPolicy.from_params(load_params()["drift"]) == DriftPolicy(min_drifted_inputs=3, consecutive_days=2, cooldown_days=7)
+    assert DriftPolicy.from_params(load_params()["drift"]) == DriftPolicy(min_drifted_inputs=1, consecutive_days=2, cooldown_days=7)
 
 
 def test_a_quiet_day_is_no_drift_with_its_reason() -> None:
