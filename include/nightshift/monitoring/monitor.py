@@ -48,8 +48,12 @@ def monitor_day(
     features_path: Path,
     scores_path: Path,
     reports_root: Path,
+    accepted_gaps: list[date] | None = None,
 ) -> dict[str, Any]:
-    """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path)."""
+    """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path).
+
+    ``accepted_gaps``: days of the day's shortest feature window accepted as missing (policy: not a retrain).
+    """
     drift_params = params["drift"]
     settings = DriftSettings.from_params(drift_params)
     policy = DriftPolicy.from_params(drift_params)
@@ -82,6 +86,7 @@ def monitor_day(
             policy,
             severe_inputs=drift.severe_inputs(settings.severe_psi),
             performance_reason=underperforming,
+            accepted_gaps=accepted_gaps or (),
         )
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 
