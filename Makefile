@@ -11,9 +11,10 @@ demo: $(STAMP)
 
 # Lint, the docs site (a broken link or a page missing from mkdocs.yml fails it), then the tests.
 test: lint docs
-	$(BIN)/pytest -q -m "not slow and not stack and not season"
+	$(BIN)/pytest -q -m "not slow and not stack"
 
-# The slow tier: the drift loop (about 17 minutes on 2 cores) and the rollout loop end to end.
+# The slow tier: the drift loop (about 17 minutes on 2 cores), the rollout loop end to end, every bad-input kind
+# through nightly_scoring, and the dags-test runs of the late, missing and stale days the season covers on the scheduler.
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m "slow and not stack and not season"
 
@@ -44,8 +45,8 @@ test-fast: lint
 stack-test: $(STAMP)
 	$(BIN)/pytest -q -s -m stack tests/stack
 
-# A season on the real scheduler (README "A season"): 30 nights with their faults, invariants after each,
-# ending with a RESULT line; `make season NIGHTS=10` for the short one the test tier runs.
+# A season on the real scheduler (docs/tests.md "A season"): 30 nights with their faults, invariants after each,
+# ending with a RESULT line; `make season NIGHTS=10` for the short one `make test` runs (the season tier).
 .PHONY: season
 season: $(STAMP)
 	$(BIN)/python -m tests.season.season --nights $(or $(NIGHTS),30)
