@@ -301,6 +301,7 @@ def check_night(season: Season, night: Night) -> None:
         raise api.SeasonError(f"{night.day}: nightly_scoring {night.state}: {night.note}")
     season.published.add(night.day)
     night.decision = wait_for_decision(season, night.day)
+    wait_idle(season, "drift_monitor")
     airflow_runs = {r["dag_run_id"]: r["state"] for r in api.runs(season.airflow, "nightly_scoring")}
     for day in sorted(season.published):
         found = checks.night_check(season.warehouse_url, day, active_customers(season.raw, day))
@@ -401,10 +402,29 @@ def run_season(root: Path, nights: int, customers: int = 400, history: int = 150
 
 
 def wait_for_drift_retrain(season: Season) -> None:
-    """The drift-triggered train_model run the scheduler started, waited for so the season ends with it judged."""
-    for found in train_runs(season):
-        if found.get("run_type") == "asset_triggered" and found["state"] not in api.TERMINAL:
-            api.wait_for_run(season.airflow, "train_model", found["dag_run_id"], RUN_TIMEOUT_S)
+    """The drift-triggered train_model runs the scheduler started, waited for so the season ends with them judged.
+
+    A retrain decision raises `churn_drift` only when drift_monitor's last task ends, and the scheduler creates
+    the run on a later loop: it is looked for until it appears.
+    """
+    if not checks.retrain_days(season.warehouse_url):
+        return
+    wait_idle(season, "drift_monitor")
+    started = _wait_for(lambda: [r for r in train_runs(season) if r.get("run_type") == "asset_triggered"], RUN_TIMEOUT_S)
+    if not started:
+        raise api.SeasonError("a retrain was decided but the scheduler started no train_model run from churn_drift")
+    for found in started:
+        api.wait_for_run(season.airflow, "train_model", found["dag_run_id"], RUN_TIMEOUT_S)
+
+
+def wait_idle(season: Season, dag_id: str) -> None:
+    """Until no run of ``dag_id`` is queued or running: a night's downstream runs end before the next night starts."""
+    busy = lambda: [r for r in api.runs(season.airflow, dag_id) if r["state"] not in api.TERMINAL]  # noqa: E731
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while busy():
+        if time.monotonic() > deadline:
+            raise api.SeasonError(f"{dag_id} runs still going after {RUN_TIMEOUT_S} s: {busy()}")
+        time.sleep(3)
 
 
 def main(argv: list[str] | None = None) -> int:
