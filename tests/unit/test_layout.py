@@ -1,8 +1,9 @@
-"""The package's layout rules, checked on the source: production code never reaches into local mode."""
+"""The package's layout rules, checked on the source: production code never reaches into local mode; nothing imports the command line."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "include" / "nightshift"
+# Sub-packages that may import any other: the embedded default and the command line sit on top.
+ENTRY_PACKAGES = ("local", "cli")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -25,18 +28,28 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-def production_files() -> list[Path]:
-    local = PACKAGE / "local"
-    files = [p for p in PACKAGE.rglob("*.py") if local not in p.parents]
+def production_files(excluding: Iterable[str] = ("local",)) -> list[Path]:
+    skipped = [PACKAGE / name for name in excluding]
+    files = [p for p in PACKAGE.rglob("*.py") if not any(s in p.parents for s in skipped)]
     return files + sorted((ROOT / "dags").glob("*.py")) + sorted((ROOT / "plugins").glob("*.py"))
 
 
-def test_nothing_outside_local_imports_local() -> None:
+def importers_of(package: str, files: Iterable[Path]) -> dict[str, list[str]]:
+    """Files that import ``nightshift.<package>`` or anything in it, with what they import."""
+    prefix = f"nightshift.{package}"
     offenders = {
-        str(p.relative_to(ROOT)): sorted(m for m in imported_modules(p) if m == "nightshift.local" or m.startswith("nightshift.local."))
-        for p in production_files()
+        str(p.relative_to(ROOT)): sorted(m for m in imported_modules(p) if m == prefix or m.startswith(prefix + ".")) for p in files
     }
-    assert {k: v for k, v in offenders.items() if v} == {}
+    return {k: v for k, v in offenders.items() if v}
+
+
+def test_nothing_outside_local_and_the_command_line_imports_local() -> None:
+    assert importers_of("local", production_files(excluding=ENTRY_PACKAGES)) == {}
+
+
+def test_nothing_imports_the_command_line() -> None:
+    # Its modules parse arguments and print: anything a command does lives in the package it calls.
+    assert importers_of("cli", production_files(excluding=("cli",))) == {}
 
 
 def test_the_rule_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
