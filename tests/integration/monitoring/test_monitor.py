@@ -178,8 +178,8 @@ def test_drift_show_prints_the_date_and_says_when_there_is_none(db: str) -> None
 
 
 def test_a_realized_auc_below_the_floor_asks_for_a_retrain_on_a_clean_day_through_the_guards(db: str, registry, tmp_path: Path) -> None:
-    from nightshift.monitoring.performance import PerformanceRow
     from nightshift.warehouse.performance import ensure_performance_schema, write_performance
+    from nightshift.warehouse.rows import PerformanceRow
 
     params = load_params()
     base = features(3000, seed=1)
