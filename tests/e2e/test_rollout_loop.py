@@ -97,7 +97,7 @@ def _coin(spark, loop: dict, seed: int) -> str:
     import xgboost as xgb
 
     from nightshift.config import load_params
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.features.jobs import scoring_features
     from nightshift.model.evaluation import reference_distributions
     from nightshift.model.registry import configure_mlflow, ensure_experiment

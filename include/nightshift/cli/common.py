@@ -35,7 +35,7 @@ def model_context() -> tuple[str, Aliases]:
 
 def newest_landed_day(root: Path) -> date:
     from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION, EVENTS, EVENTS_PARTITION
-    from nightshift.quality.landing import describe_landing_zone, landed_days
+    from nightshift.landing import describe_landing_zone, landed_days
 
     both = set(landed_days(root, EVENTS, EVENTS_PARTITION)) & set(landed_days(root, CUSTOMERS, CUSTOMERS_PARTITION))
     if not both:

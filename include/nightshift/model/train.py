@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
-from nightshift.features.columns import KEYS, feature_columns
+from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, reference_distributions
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version

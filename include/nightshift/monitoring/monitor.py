@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
+from nightshift.landing import landed_days
 from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
 from nightshift.monitoring.performance import performance_reason
 from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
 from nightshift.monitoring.reference import champion_date_max, load_reference
 from nightshift.monitoring.report import write_report
-from nightshift.quality.landing import landed_days
 from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
 from nightshift.warehouse.performance import ensure_performance_schema, read_performance
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
+from nightshift.landing import landed_days
 from nightshift.monitoring.performance import matured_dates, realized_rows
-from nightshift.quality.landing import landed_days
 from nightshift.warehouse.performance import (
     dates_with_performance,
     ensure_performance_schema,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nightshift.features.columns import KEYS, feature_columns
+from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.registry import ServingModel, serving_model
 from nightshift.scoring.data_version import data_version, parquet_files
 from nightshift.scoring.rollout import Canary

@@ -23,7 +23,7 @@ import pytest
 import xgboost as xgb
 
 from nightshift.config import load_params
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.generate import generate
 from nightshift.model.gate import FIRST, PROMOTED, REJECTED
