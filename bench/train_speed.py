@@ -61,7 +61,7 @@ def train_phases(clock: PhaseClock) -> None:
         ("evaluation_metrics", "evaluation metrics"),
         ("champion_on_window", "champion scored on the window"),
         ("_log_plots", "plots: draw"),
-        ("reference_distributions", "reference distributions"),
+        ("training_reference", "reference distributions"),
         ("gate_version", "gate"),
         ("_result", "result read back from the run"),
         ("registry_client", "registry lookups"),

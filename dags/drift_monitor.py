@@ -127,13 +127,16 @@ def drift_monitor():
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import data_dir, drift_reports_dir, load_params
         from nightshift.monitoring.monitor import monitor_day
+        from nightshift.quality.bad_days import accepted_gaps
 
         params, url = load_params(), warehouse_url()
+        shortest = min(params["features"]["windows_days"])
         results = []
         # Oldest first: each day's decision reads the days before it. Each day as its published run recorded it.
         for d in judged_refs(context):
             args = (d.model_name, d.model_version, params, data_dir(), d.features_path, d.scores_path, drift_reports_dir())
-            results.append(monitor_day(d.score_date, url, *args))
+            gaps = accepted_gaps(url, d.score_date, shortest)
+            results.append(monitor_day(d.score_date, url, *args, accepted_gaps=gaps))
         asked = [r for r in results if r["retrain"]]
         return {"days": results, "retrain": asked[-1] if asked else None}
 

@@ -89,6 +89,7 @@ def test_bad_day_refuses_the_next_days_features_until_accepted(zone) -> None:
     assert _scores(zone["url"], next_day) > 0
 
 
+@pytest.mark.slow  # the season tier runs this on the real scheduler each CI run (tests/season); `make test-slow` runs it here
 def test_a_day_that_never_landed_refuses_the_features_of_a_window_holding_it_until_accepted(trained, gap_zone) -> None:
     gap, env, logs = gap_zone["gap"], gap_zone["env"], gap_zone["root"] / "logs"
     day = trained["day"] - timedelta(days=1)

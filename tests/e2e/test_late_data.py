@@ -23,6 +23,7 @@ def _started_tasks(log: str) -> list[str]:
     return re.findall(r"\[DAG TEST\] starting task_id=(\w+)", log)
 
 
+@pytest.mark.slow  # the season tier runs this on the real scheduler each CI run (tests/season); `make test-slow` runs it here
 def test_a_day_that_lands_after_the_run_started_is_waited_for_and_scored(trained, tmp_path, pg_url: str) -> None:
     stack = trained
     day = stack["day"] - timedelta(days=3)

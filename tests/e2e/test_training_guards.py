@@ -28,6 +28,7 @@ def _client(env: dict[str, str]):
     return MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
 
 
+@pytest.mark.slow  # the season tier runs this on the real scheduler each CI run (tests/season); `make test-slow` runs it here
 def test_a_landing_zone_weeks_stale_fails_at_the_freshness_guard_and_registers_nothing(stack, tmp_path: Path) -> None:
     # A store of its own: what the refused run leaves in MLflow is all there is.
     store = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "NIGHTSHIFT_MLFLOW_ARTIFACTS": str(tmp_path / "art")}

@@ -167,5 +167,5 @@ def failure_log(airflow: Airflow, dag_id: str, run_id: str) -> str:
         if ti["state"] == "failed":
             path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}?full_content=true"
             content = airflow.call("GET", path).get("content", "")
-            return f"{ti['task_id']}: {json.dumps(content)[-4000:]}"
+            return f"{ti['task_id']}: {json.dumps(content)[-20000:]}"
     return ""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
+from pathlib import PurePath
 
 from tests.pg_helpers import query
 
@@ -15,6 +17,8 @@ class NightCheck:
     duplicates: int
     served_runs: int
     decision: str | None
+    # The run folder of every succeeded served publish of the day, oldest first (`run=<airflow run id>-<hex>`).
+    publish_folders: tuple[str, ...] = ()
 
 
 def night_check(url: str, day: date, expected: int) -> NightCheck:
@@ -22,7 +26,20 @@ def night_check(url: str, day: date, expected: int) -> NightCheck:
     dup = _one(url, "SELECT count(*) - count(DISTINCT customer_id) FROM churn_scores WHERE score_date = %s", day)
     served = _one(url, "SELECT count(*) FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'", day)
     decision = _decision(url, day)
-    return NightCheck(rows=rows, expected=expected, duplicates=dup, served_runs=served, decision=decision)
+    paths = query(
+        url,
+        "SELECT scores_path FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served' ORDER BY finished_at",
+        (day,),
+    )
+    folders = tuple(PurePath(str(path)).name for (path,) in paths)
+    return NightCheck(rows=rows, expected=expected, duplicates=dup, served_runs=served, decision=decision, publish_folders=folders)
+
+
+def publishing_run(folder: str, airflow_runs: dict[str, str]) -> str | None:
+    """The Airflow run whose task wrote ``folder`` (`run=` + the run id made safe for a path + `-` + a random suffix)."""
+    name = folder.removeprefix("run=").rsplit("-", 1)[0]
+    matches = [run_id for run_id in airflow_runs if re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("._-")[:80] == name]
+    return matches[0] if len(matches) == 1 else None
 
 
 def all_duplicates(url: str) -> int:
@@ -54,3 +71,15 @@ def _table(url: str, name: str) -> bool:
 
 def _one(url: str, sql: str, *args: object) -> int:
     return int(query(url, sql, tuple(args))[0][0] or 0)
+
+
+def retrain_days(url: str) -> list[date]:
+    """The days whose drift decision asked for a retrain, oldest first."""
+    if not _table(url, "drift_runs"):
+        return []
+    return [row[0] for row in query(url, "SELECT score_date FROM drift_runs WHERE decision = 'retrain' ORDER BY score_date", ())]
+
+
+def retrains_within_cooldown(days: list[date], cooldown_days: int) -> int:
+    """How many retrain decisions came within ``cooldown_days`` of the one before: the policy allows none."""
+    return sum(1 for before, after in zip(days, days[1:], strict=False) if (after - before).days < cooldown_days)

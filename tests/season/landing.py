@@ -6,6 +6,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -39,6 +40,6 @@ def active_customers(raw: Path, day: date) -> int:
     snapshot = ds.dataset(partition(raw, "customers", "snapshot_date", day), format="parquet").to_table(
         columns=["signup_date", "churn_date"]
     )
-    signed_up = pc.less_equal(snapshot["signup_date"], pc.cast(pc.scalar(day), snapshot["signup_date"].type))
+    signed_up = pc.less_equal(snapshot["signup_date"], pa.scalar(day, type=snapshot["signup_date"].type))
     active = pc.and_(signed_up, pc.is_null(snapshot["churn_date"]))
     return int(pc.sum(pc.cast(active, "int64")).as_py() or 0)

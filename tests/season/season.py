@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from nightshift.config import load_params
 from nightshift.local.airflow_env import airflow_env
 from nightshift.local.badinput import corrupt_day
 from nightshift.local.embedded_pg import start_embedded, stop_embedded
@@ -34,9 +35,13 @@ log = logging.getLogger("season")
 
 START = date(2026, 1, 5)
 RUN_TIMEOUT_S = 900
-# A late day is waited for by the sensor; it lands this long after its run started.
+# A late day is waited for by the sensor; it lands this long after its run started, between two pokes.
+POKE_SECONDS = 30
 LATE_AFTER_S = 25
-FAULTS_SHORT = {2: "late", 3: "missing", 5: "bad"}
+# The missing day is accepted as no activity, so the next 7 nights (the shortest feature window) read a hole that
+# drift monitoring records as an accepted gap; the drift starts after them.
+FAULTS_SHORT = {1: "missing", 3: "late", 5: "bad"}
+DRIFT_NIGHT_SHORT = 8
 FAULTS_FULL = {2: "late", 4: "missing", 7: "bad", 10: "pg_restart", 13: "rerun_during_drift", 16: "backfill"}
 
 
@@ -53,7 +58,7 @@ class Night:
 
     def line(self) -> str:
         return (
-            f"night {self.day} fault={self.fault:<18} scoring={self.state:<8} rows={self.rows:>5}/{self.expected:<5} "
+            f"night {self.day} fault={self.fault:<18} run={self.state:<8} rows={self.rows:>5}/{self.expected:<5} "
             f"drift={self.decision or '-':<22} {self.seconds:6.0f}s {self.note}"
         )
 
@@ -92,23 +97,59 @@ def prepare(root: Path, customers: int, history: int, nights: int, drift_night: 
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta.replace("postgresql://", "postgresql+psycopg2://", 1),
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
-        # A day that never lands is given up on after 90 s, looked for every 5 s.
-        "NIGHTSHIFT_PARAMS": str(params_file(root / "params.yaml", 5, 90 / 3600)),
+        # A day that never lands is given up on after 90 s, looked for every 30 s (not isolated_env's params.yaml:
+        # its 6 s wait is shorter than a late day takes to land). Pokes closer than the scheduler's loop lose a
+        # race in Airflow 3.3: a poke's late executor event fails the sensor's next poke (apache/airflow#71172).
+        "NIGHTSHIFT_PARAMS": str(params_file(root / "season-params.yaml", POKE_SECONDS, 90 / 3600)),
     }
     env = airflow_env(warehouse, base=isolated_env(root, **extra), home=Path(__file__).resolve().parents[2])
     airflow = api.start_airflow(env, free_port(), root / "standalone.log")
     return Season(root, stage, raw, env, warehouse, wh_pg, airflow, drift_day)
 
 
-def train_champion(season: Season, as_of: date) -> None:
+def train_champion(season: Season, as_of: date) -> Night:
+    """Train the first champion as of the history's last day, with train_model unpaused as a team does it.
+
+    Unpausing makes the scheduler create a run for the weekly timetable's latest interval, months after the
+    history ends: the season's first fault. That run must fail at the freshness guard and register nothing.
+    """
     a = season.airflow
     api.unpause(a, "drift_monitor")
     run_id = api.trigger(a, "train_model", f"season__champion__{as_of}", {}, f"{as_of.isoformat()}T00:00:00Z")
     api.unpause(a, "train_model")
     finished = api.wait_for_run(a, "train_model", run_id, RUN_TIMEOUT_S)
     if finished["state"] != "success":
-        raise api.SeasonError(f"the champion's train_model run failed: {api.failure_log(a, 'train_model', run_id)}")
+        raise api.SeasonError(f"the champion's train_model run failed: {api.failure_log(a, 'train_model', run_id)[-4000:]}")
     api.unpause(a, "nightly_scoring")
+    return stale_train(season, as_of)
+
+
+def stale_train(season: Season, history_end: date) -> Night:
+    """The scheduled train_model run that unpausing created: refused by the freshness guard, nothing trained."""
+    night = Night(history_end, "stale_train")
+    started = time.monotonic()
+    scheduled = _wait_for(lambda: [r for r in train_runs(season) if r.get("run_type") == "scheduled"], RUN_TIMEOUT_S)
+    if not scheduled:
+        raise api.SeasonError("unpausing train_model created no scheduled run")
+    found = api.wait_for_run(season.airflow, "train_model", scheduled[0]["dag_run_id"], RUN_TIMEOUT_S)
+    states = api.task_states(season.airflow, "train_model", found["dag_run_id"])
+    night.state = found["state"]
+    if found["state"] != "failed" or states.get("check_data_freshness") != "failed" or states.get("train") == "success":
+        raise api.SeasonError(f"train_model on data months stale was not refused by the freshness guard: {found['state']} {states}")
+    reason = api.failure_log(season.airflow, "train_model", found["dag_run_id"])
+    stale = reason[reason.find("data freshness guard") :][:160] if "data freshness guard" in reason else reason[-160:]
+    night.note = f"{found['dag_run_id']} refused at check_data_freshness, train {states.get('train')}: {stale}"
+    night.seconds = time.monotonic() - started
+    return night
+
+
+def _wait_for(found: Callable[[], list], timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := found():
+            return result
+        time.sleep(3)
+    return []
 
 
 def trigger_scoring(season: Season, day: date, what: str, logical: bool = True) -> str:
@@ -157,14 +198,26 @@ def night_late(season: Season, night: Night) -> None:
 
 def night_missing(season: Season, night: Night) -> None:
     """The day never lands: its run fails naming it; the next night refuses its window until accept --missing."""
-    _, night.state = score(season, night.day)
+    run_id, night.state = score(season, night.day)
     season.refused.add(night.day)
+    expect_refusal(season, run_id, "wait_for_day", [f"waiting for {night.day.isoformat()}: no data yet", "AirflowSensorTimeout"])
     next_day = night.day + timedelta(days=1)
     land(season.stage, season.raw, next_day)
-    _, refused = score(season, next_day, "refused-window")
+    refused_id, refused = score(season, next_day, "refused-window")
+    expect_refusal(season, refused_id, "build_features", [night.day.isoformat(), "--missing"])
     nightshift(season, "quality", "accept", night.day.isoformat(), "--missing", "--reason", "outage upstream, no activity")
     _, after = score(season, next_day, "after-accept", logical=False)
     night.note = f"next night {refused} before accept --missing, {after} after"
+
+
+def expect_refusal(season: Season, run_id: str, task_id: str, words: list[str]) -> None:
+    """The run failed at ``task_id``, ran nothing after it, and its log says ``words``: what the person on call reads."""
+    states = api.task_states(season.airflow, "nightly_scoring", run_id)
+    log = api.failure_log(season.airflow, "nightly_scoring", run_id)
+    ran_after = sorted(t for t, state in states.items() if state == "success" and t in ("score", "clean_run_folders"))
+    missing = [w for w in words if w not in log]
+    if states.get(task_id) != "failed" or ran_after or missing or not log.startswith(f"{task_id}:"):
+        raise api.SeasonError(f"{run_id}: expected a refusal at {task_id} saying {missing or words}: {states} {log[-1500:]}")
 
 
 def night_bad(season: Season, night: Night) -> None:
@@ -248,13 +301,27 @@ def check_night(season: Season, night: Night) -> None:
         raise api.SeasonError(f"{night.day}: nightly_scoring {night.state}: {night.note}")
     season.published.add(night.day)
     night.decision = wait_for_decision(season, night.day)
+    airflow_runs = {r["dag_run_id"]: r["state"] for r in api.runs(season.airflow, "nightly_scoring")}
     for day in sorted(season.published):
         found = checks.night_check(season.warehouse_url, day, active_customers(season.raw, day))
         season.lost_rows += max(found.expected - found.rows, 0)
         if found.rows != found.expected or found.duplicates or found.served_runs < 1 or found.decision is None:
             raise api.SeasonError(f"after night {night.day}, {day}: {found}")
+        check_publishers(day, found, airflow_runs)
         if day == night.day:
             night.rows, night.expected = found.rows, found.expected
+
+
+def check_publishers(day: date, found: checks.NightCheck, airflow_runs: dict[str, str]) -> None:
+    """Each succeeded publish of a day comes from its own Airflow run, and the run that published last succeeded.
+
+    A retried task (the warehouse restarted under it) or a run counted twice would show two publishes from one run.
+    """
+    publishers = [checks.publishing_run(folder, airflow_runs) for folder in found.publish_folders]
+    if None in publishers or len(set(publishers)) != len(publishers):
+        raise api.SeasonError(f"{day}: succeeded publishes {found.publish_folders} do not map one to one onto Airflow runs {publishers}")
+    if airflow_runs[publishers[-1]] not in ("success", "running"):
+        raise api.SeasonError(f"{day}: the run that published the day's rows, {publishers[-1]}, is {airflow_runs[publishers[-1]]}")
 
 
 def run_nights(season: Season, first: date, count: int, faults: dict[int, str]) -> None:
@@ -284,6 +351,7 @@ def train_runs(season: Season) -> list[dict]:
 
 def outcome(season: Season) -> dict[str, object]:
     """The season's figures: what the RESULT line prints and the season tier asserts."""
+    cooldown = int(load_params()["drift"]["cooldown_days"])
     trains = train_runs(season)
     drift_runs = [r for r in trains if r.get("run_type") == "asset_triggered"]
     retrain_nights = [n for n in season.nights if season.drift_day and n.day >= season.drift_day and n.decision == "retrain"]
@@ -296,7 +364,9 @@ def outcome(season: Season) -> dict[str, object]:
         # A scheduled train_model run that succeeded trained on stale data: the season's history ends months before now.
         "stale_trains": sum(1 for r in trains if r.get("run_type") == "scheduled" and r["state"] == "success"),
         "retrain_lag_nights": (retrain_nights[0].day - season.drift_day).days + 1 if retrain_nights and season.drift_day else None,
-        "false_drift_days": sum(1 for n in clean if n.decision != "no_drift"),
+        "false_drift_days": sum(1 for n in clean if n.decision not in ("no_drift", "drift_accepted_gap")),
+        "accepted_gap_days": sum(1 for n in clean if n.decision == "drift_accepted_gap"),
+        "retrains_within_cooldown": checks.retrains_within_cooldown(checks.retrain_days(season.warehouse_url), cooldown),
         "drift_retrains": len(drift_runs),
         "drift_retrains_succeeded": sum(1 for r in drift_runs if r["state"] == "success"),
     }
@@ -309,13 +379,15 @@ def result_line(figures: dict[str, object]) -> str:
 def run_season(root: Path, nights: int, customers: int = 400, history: int = 150, drift_night: int | None = None) -> dict[str, object]:
     """Land, train, then run `nights` nights with their faults; print a line per night and the RESULT line."""
     faults = FAULTS_FULL if nights >= 20 else FAULTS_SHORT
-    drift_night = drift_night if drift_night is not None else max(faults) + 2
+    drift_night = drift_night if drift_night is not None else (max(faults) + 2 if nights >= 20 else DRIFT_NIGHT_SHORT)
     started = time.monotonic()
     season = prepare(root, customers, history, nights, drift_night)
     try:
         history_end = START + timedelta(days=history - 1)
-        train_champion(season, history_end)
+        stale = train_champion(season, history_end)
         print(f"champion trained as of {history_end}; nights from {history_end + timedelta(days=1)}", flush=True)
+        season.nights.append(stale)
+        print(stale.line(), flush=True)
         run_nights(season, history_end + timedelta(days=1), nights, faults)
         wait_for_drift_retrain(season)
         figures = outcome(season)

@@ -13,6 +13,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     drift_sub = drift.add_subparsers(dest="drift_command", required=True)
     show = drift_sub.add_parser("show", help="DATE's decision and reason, and PSI, null-share change and mean shift per column")
     show.add_argument("date", type=parse_date)
+    show.add_argument("--all", action="store_true", help="list every column, not only the drifted ones and the ten largest PSIs")
     show.set_defaults(func=cmd_drift_show)
     perf = drift_sub.add_parser("performance", help="realized ROC AUC, PR AUC, Brier and calibration of published scores, per segment")
     perf.add_argument("--since", type=parse_date, default=dt.date.min, help="first score date (default: all)")
@@ -32,7 +33,7 @@ def cmd_drift_show(args: argparse.Namespace) -> int:
             f"no drift recorded for {args.date}: drift_monitor judges a day once nightly_scoring has published it "
             f"(or trigger drift_monitor with score_date={args.date})"
         )
-    print(drift_table(run, read_drift_metrics(url, args.date)))
+    print(drift_table(run, read_drift_metrics(url, args.date), show_all=args.all))
     return 0
 
 

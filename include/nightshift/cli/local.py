@@ -20,6 +20,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--start-date", type=parse_date, default=parse_date(str(gen_defaults["start_date"])))
     gen.add_argument("--seed", type=int, default=gen_defaults["seed"])
     gen.add_argument("--drift-from", type=parse_date, default=None, help="shift behaviour from this date on")
+    gen.add_argument(
+        "--drift-kind",
+        choices=("usage", "activity_drop"),  # nightshift.local.generate.DRIFT_KINDS, not imported to keep the parser light
+        default="usage",
+        help="usage: more sessions, fees +10 %% (default); activity_drop: daily activity -15 points, south's churn doubles",
+    )
     gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
     gen.add_argument("--bad", choices=sorted(BAD_KINDS), default=None, help="make one day bad in this way")
     gen.add_argument("--bad-date", type=parse_date, default=None, help="the day --bad corrupts (default: the last day)")
@@ -51,6 +57,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         start_date=args.start_date,
         seed=args.seed,
         drift_from=args.drift_from,
+        drift_kind=args.drift_kind,
     )
     if args.bad:
         bad_day = args.bad_date or result.end_date

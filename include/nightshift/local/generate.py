@@ -5,8 +5,14 @@ cancelling and its behaviour (fewer sessions and minutes, more support tickets a
 failed payments, and a fading engagement over the weeks before it cancels), so a model
 trained on the behavioural features can learn something real.
 
-`drift_from` shifts behaviour from that date on (usage grows, fees rise 10 %) and
-leaves every day before it exactly as without drift, for drift monitoring to detect.
+`drift_from` shifts behaviour from that date on and leaves every day before it exactly as
+without drift, for drift monitoring to detect. `drift_kind` says how:
+
+- ``usage`` (the default): usage grows (extra sessions) and fees rise 10 %;
+- ``activity_drop``: each customer's daily probability of being active drops by
+  `ACTIVITY_DROP` (absolute, 15 points), and customers of `CHURN_RISE_REGION` get a
+  daily churn hazard `CHURN_RISE_FACTOR` times higher: a quieter base and one region
+  leaving, as a competitor's launch or a broken app release would bring.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ log = logging.getLogger(__name__)
 
 PLAN_FEES = {"basic": 9.99, "standard": 19.99, "premium": 34.99}
 
+USAGE, ACTIVITY_DROP_KIND = "usage", "activity_drop"
+DRIFT_KINDS = (USAGE, ACTIVITY_DROP_KIND)
+# activity_drop: the fall of the daily probability of being active, and the region whose churn rises and by how much.
+ACTIVITY_DROP = 0.15
+CHURN_RISE_REGION = "south"
+CHURN_RISE_FACTOR = 2.0
+
 
 @dataclass(frozen=True)
 class GenerateResult:
@@ -46,7 +59,7 @@ class GenerateResult:
     churned: int
 
 
-def _simulate(customers: int, days: int, start: date, seed: int, drift_from: date | None):
+def _simulate(customers: int, days: int, start: date, seed: int, drift_from: date | None, drift_kind: str = USAGE):
     rng = np.random.default_rng(seed)
     n = customers
     # Ids are deliberately not 0..n-1: user data has arbitrary keys.
@@ -67,20 +80,30 @@ def _simulate(customers: int, days: int, start: date, seed: int, drift_from: dat
     churn_offset = np.where(churn_offset < days, churn_offset, np.iinfo(np.int32).max)
 
     day_idx = np.arange(days)
-    alive = (day_idx[None, :] >= signup_offset[:, None]) & (day_idx[None, :] < churn_offset[:, None])
+    drifted = None if drift_from is None else day_idx[None, :] >= (drift_from - start).days
     # Engagement fades over the 45 days before cancelling.
     days_to_churn = np.clip(churn_offset[:, None] - day_idx[None, :], 0, 45)
     fade = 0.35 + 0.65 * days_to_churn / 45.0
+    active_fade = fade
+    if drift_kind == ACTIVITY_DROP_KIND and drift_from is not None:
+        # Only activity fades before a new cancellation: usage (sessions, tickets, ...) keeps `fade`, as
+        # numpy's Poisson sampler takes more or fewer draws from the stream when its rate moves, and
+        # every draw after it, the days before the drift date included, would move with it.
+        churn_offset, active_fade = _churn_rise(churn_offset, fade, first_day, region_idx, hazard, (drift_from - start).days, day_idx, seed)
+    alive = (day_idx[None, :] >= signup_offset[:, None]) & (day_idx[None, :] < churn_offset[:, None])
     base_activity = 1.0 / (1.0 + np.exp(-(0.6 - 0.8 * propensity)))
-    p_active = np.clip(base_activity[:, None] * fade, 0.02, 0.98)
+    p_active = np.clip(base_activity[:, None] * active_fade, 0.02, 0.98)
+    if drift_kind == ACTIVITY_DROP_KIND and drifted is not None:
+        # The same uniform draws against a lower probability: a customer active before is active less often after.
+        p_active = np.where(drifted, np.clip(p_active - ACTIVITY_DROP, 0.0, 1.0), p_active)
     active = alive & (rng.random((n, days)) < p_active)
 
     lam = np.exp(0.9 - 0.35 * propensity)[:, None] * fade
     sessions = np.maximum(rng.poisson(lam), 1)
-    if drift_from is not None:
+    if drift_kind == USAGE and drifted is not None:
         # Extra sessions come from a separate stream, so not one draw before the drift date moves.
         extra = np.random.default_rng(seed + 1).poisson(0.6 * lam)
-        sessions = np.where(day_idx[None, :] >= (drift_from - start).days, sessions + extra, sessions)
+        sessions = np.where(drifted, sessions + extra, sessions)
     minutes = np.round(sessions * rng.gamma(4.0, 6.0, size=(n, days)) * (1.0 - 0.1 * propensity[:, None]).clip(0.3), 2)
     tickets = rng.poisson(np.clip(0.03 * np.exp(0.7 * propensity), 0, 1)[:, None] * (2.0 - fade))
     failed = rng.poisson(np.clip(0.01 * np.exp(0.9 * propensity), 0, 1)[:, None] * (2.0 - fade))
@@ -90,11 +113,48 @@ def _simulate(customers: int, days: int, start: date, seed: int, drift_from: dat
     return ids, plan_idx, region_idx, signup_offset, churn_offset, fees.round(2), active, sessions, minutes, tickets, failed
 
 
+def _churn_rise(churn_offset, fade, first_day, region_idx, hazard, onset: int, day_idx, seed: int):
+    """Churn offsets and fades after a rise of the churn hazard of `CHURN_RISE_REGION` from day `onset` on.
+
+    Each customer of the region not cancelled before the onset draws a second time to cancel, from
+    the onset (or its first day, if later) with the higher hazard, from a stream of its own; it
+    cancels at the earlier of the two.
+    A new cancellation is on or after the onset, and the fade it brings (engagement falling before
+    cancelling) is applied from the onset on only: not one value before the onset moves.
+    """
+    n = len(churn_offset)
+    raised = np.clip(hazard * CHURN_RISE_FACTOR, 0.0, 1.0)
+    # As the first draw: a cancellation is at least a day after the first observed day.
+    second = np.maximum(onset - 1, first_day) + np.random.default_rng(seed + 2).geometric(raised, size=n)
+    in_region = region_idx == REGIONS.index(CHURN_RISE_REGION)
+    earlier = in_region & (churn_offset > onset) & (second < churn_offset) & (second < len(day_idx))
+    new_offset = np.where(earlier, second, churn_offset)
+    new_fade = 0.35 + 0.65 * np.clip(new_offset[:, None] - day_idx[None, :], 0, 45) / 45.0
+    return new_offset, np.where(day_idx[None, :] >= onset, new_fade, fade)
+
+
 def _write_partition(table: pa.Table, folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "part-0.parquet")
+
+
+def _write_events(data_dir: Path, day: date, ids, active, sessions, minutes, tickets, failed) -> int:
+    """One day's events partition: a row per customer active that day; the number of rows."""
+    rows = np.nonzero(active)[0]
+    events = pa.table(
+        {
+            "customer_id": ids[rows],
+            "sessions": sessions[rows].astype(np.int32),
+            "minutes": minutes[rows].astype(np.float64),
+            "support_tickets": tickets[rows].astype(np.int32),
+            "failed_payments": failed[rows].astype(np.int32),
+        },
+        schema=events_file_schema(),
+    )
+    _write_partition(events, events_partition(data_dir, day))
+    return len(rows)
 
 
 def generate(
@@ -104,12 +164,15 @@ def generate(
     start_date: date = date(2026, 1, 1),
     seed: int = 7,
     drift_from: date | None = None,
+    drift_kind: str = USAGE,
 ) -> GenerateResult:
-    """Write `days` daily partitions of events and customer snapshots under `data_dir`."""
+    """Write `days` daily partitions of events and customer snapshots under `data_dir` (drift: see the module docstring)."""
     if customers < 1 or days < 1:
         raise ValueError(f"customers and days must be >= 1 (got customers={customers}, days={days})")
+    if drift_kind not in DRIFT_KINDS:
+        raise ValueError(f"drift_kind must be one of {', '.join(DRIFT_KINDS)}, got {drift_kind!r}")
     (ids, plan_idx, region_idx, signup_offset, churn_offset, fees, active, sessions, minutes, tickets, failed) = _simulate(
-        customers, days, start_date, seed, drift_from
+        customers, days, start_date, seed, drift_from, drift_kind
     )
     base = np.datetime64(start_date.isoformat(), "D")
     signup = base + signup_offset.astype("timedelta64[D]")
@@ -121,24 +184,12 @@ def generate(
     event_rows = 0
     for d in range(days):
         day = start_date + timedelta(days=d)
-        rows = np.nonzero(active[:, d])[0]
-        events = pa.table(
-            {
-                "customer_id": ids[rows],
-                "sessions": sessions[rows, d].astype(np.int32),
-                "minutes": minutes[rows, d].astype(np.float64),
-                "support_tickets": tickets[rows, d].astype(np.int32),
-                "failed_payments": failed[rows, d].astype(np.int32),
-            },
-            schema=events_file_schema(),
-        )
-        _write_partition(events, events_partition(data_dir, day))
-        event_rows += len(rows)
+        event_rows += _write_events(data_dir, day, ids, active[:, d], sessions[:, d], minutes[:, d], tickets[:, d], failed[:, d])
 
         known = signup_offset <= d
         churn_known = churned_ever & (churn_offset <= d)
         # A price rise from the drift date on.
-        fee_factor = 1.1 if drift_from is not None and day >= drift_from else 1.0
+        fee_factor = 1.1 if drift_kind == USAGE and drift_from is not None and day >= drift_from else 1.0
         snapshot = pd.DataFrame(
             {
                 "customer_id": ids[known],

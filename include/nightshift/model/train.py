@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
 from nightshift.feature_list import KEYS, feature_columns
-from nightshift.model.evaluation import evaluation_metrics, reference_distributions
+from nightshift.model.evaluation import evaluation_metrics, training_reference
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
 from nightshift.model.lineage import (
@@ -408,8 +408,9 @@ def _log_champion_on_window(client: MlflowClient, model_name: str, champion: Mod
 def _log_reference_distributions(inputs: _Inputs, probabilities, train_params: dict[str, Any]) -> None:
     import mlflow
 
-    reference = reference_distributions(inputs.evaluation, inputs.columns, probabilities, int(train_params.get("reference_quantiles", 10)))
-    mlflow.log_dict({**reference, "window": inputs.split.date_ranges()["eval_dates"]}, "reference/distributions.json")
+    # One day (the newest evaluation date), not the pooled evaluation window: see training_reference.
+    reference = training_reference(inputs.evaluation, inputs.columns, probabilities, int(train_params.get("reference_quantiles", 10)))
+    mlflow.log_dict(reference, "reference/distributions.json")
 
 
 def _log_registered_model(model, example_rows, model_name: str) -> str:

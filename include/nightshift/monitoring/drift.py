@@ -60,7 +60,7 @@ class DriftSettings:
     """params.yaml ``drift``: thresholds of the measurement (the policy's numbers are in `policy.DriftPolicy`)."""
 
     min_rows: int = 200
-    psi_threshold: float = 0.25
+    psi_threshold: float = 0.1
     score_psi_threshold: float = 0.2
     severe_psi: float = 1.0
     noise_quantile: float = 0.999

@@ -8,7 +8,7 @@ reason whatever it is; the caller raises the ``churn_drift`` Asset only when it 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,8 @@ class _Context:
     history: list[PastDay]
     labelled: date | None
     underperforming: str | None
+    # Days of the day's shortest feature window accepted as missing (policy: drift over them is no retrain).
+    accepted_gaps: tuple[date, ...] = ()
 
 
 def monitor_day(
@@ -60,14 +62,18 @@ def monitor_day(
     features_path: Path,
     scores_path: Path,
     reports_root: Path,
+    accepted_gaps: list[date] | None = None,
 ) -> dict[str, Any]:
-    """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path)."""
+    """Measure, decide, store and report ``day``; returns the summary (decision, reason, drifted columns, report path).
+
+    ``accepted_gaps``: days of the day's shortest feature window accepted as missing (policy: not a retrain).
+    """
     drift_params = params["drift"]
     settings = DriftSettings.from_params(drift_params)
     policy = DriftPolicy.from_params(drift_params)
     ensure_drift_schema(database_url)
     reference = load_reference(model_name, model_version)
-    context = _context(day, database_url, model_name, params, data_dir, policy)
+    context = replace(_context(day, database_url, model_name, params, data_dir, policy), accepted_gaps=tuple(accepted_gaps or ()))
     drift, rows, verdict = _measure_and_decide(day, features_path, scores_path, reference.distributions, settings, policy, context)
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 
@@ -126,6 +132,7 @@ def _measure_and_decide(
         policy,
         severe_inputs=drift.severe_inputs(settings.severe_psi),
         performance_reason=context.underperforming,
+        accepted_gaps=context.accepted_gaps,
     )
     return drift, drift.rows, verdict
 

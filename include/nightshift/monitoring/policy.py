@@ -13,6 +13,11 @@ decision:
 3. freshness: a labelled snapshot newer than the champion's training data (its ``data.date_max``)
    exists, otherwise a retrain would fit the same labels again: "drift, no new labels".
 
+A drifted day whose shortest feature window holds a day accepted as missing (`nightshift quality
+accept DATE --missing`: read as a day of no activity) is recorded as ``drift_accepted_gap``, drifted but
+never part of a run toward a retrain: the shift is the hole someone accepted, and a model retrained on
+the same hole would not fix it. The longer windows dilute one empty day below the thresholds.
+
 A realized ROC AUC below the gate's floor (a closed label window) is a retrain reason too; it
 skips persistence (it already summarises a whole window) but passes cooldown and freshness.
 Every decision, "no" included, comes with its reason.
@@ -30,15 +35,16 @@ NO_DRIFT = "no_drift"
 NOT_PERSISTENT = "drift_not_persistent"
 COOLDOWN = "drift_cooldown"
 NO_NEW_LABELS = "drift_no_new_labels"
+ACCEPTED_GAP = "drift_accepted_gap"
 RETRAIN = "retrain"
-DECISIONS = (NOT_ENOUGH_ROWS, NO_DRIFT, NOT_PERSISTENT, COOLDOWN, NO_NEW_LABELS, RETRAIN)
+DECISIONS = (NOT_ENOUGH_ROWS, NO_DRIFT, ACCEPTED_GAP, NOT_PERSISTENT, COOLDOWN, NO_NEW_LABELS, RETRAIN)
 
 
 @dataclass(frozen=True)
 class DriftPolicy:
     """params.yaml ``drift``: when a day is drifted and when drift asks for a retrain."""
 
-    min_drifted_inputs: int = 3
+    min_drifted_inputs: int = 1
     consecutive_days: int = 2
     cooldown_days: int = 7
 
@@ -92,12 +98,15 @@ def day_drifted(
 
 
 def streak(day: date, drifted: bool, history: Sequence[PastDay]) -> int:
-    """Consecutive drifted calendar days ending at ``day`` (``history`` holds earlier days; ``day`` itself is excluded)."""
+    """Consecutive drifted calendar days ending at ``day`` (``history`` holds earlier days; ``day`` itself is excluded).
+
+    A day whose drift was an accepted gap breaks the run like a day without drift.
+    """
     if not drifted:
         return 0
     by_date = {h.score_date: h for h in history if h.score_date < day}
     n, d = 1, day - timedelta(days=1)
-    while d in by_date and by_date[d].drifted:
+    while d in by_date and by_date[d].drifted and by_date[d].decision != ACCEPTED_GAP:
         n += 1
         d -= timedelta(days=1)
     return n
@@ -118,9 +127,20 @@ def decide(
     policy: DriftPolicy,
     severe_inputs: Sequence[str] = (),
     performance_reason: str | None = None,
+    accepted_gaps: Sequence[date] = (),
 ) -> Verdict:
-    """The decision for ``day`` (see the module docstring for the guards and their order)."""
+    """The decision for ``day`` (see the module docstring for the guards and their order).
+
+    ``accepted_gaps``: the days of ``day``'s shortest feature window accepted as missing.
+    """
     drifted, why = day_drifted(score_drifted, drifted_inputs, policy, severe_inputs)
+    if drifted and accepted_gaps and not performance_reason:
+        gaps = ", ".join(d.isoformat() for d in sorted(accepted_gaps))
+        return Verdict(
+            ACCEPTED_GAP,
+            f"{why}; the feature window holds {gaps}, accepted as missing and read as no activity: not counted toward a retrain",
+            drifted=True,
+        )
     run = streak(day, drifted, history)
     if performance_reason:
         why = f"{performance_reason}; {why}" if drifted else performance_reason

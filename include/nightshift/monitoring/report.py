@@ -3,6 +3,11 @@ reference's) and an HTML page around it with the decision and every metric.
 
 Written to ``<reports dir>/score_date=YYYY-MM-DD/`` (``report.png``, ``index.html``), which the Airflow
 UI serves (plugins/nightshift_ui.py, Browse > Drift reports) and `nightshift drift show` names.
+
+A model has some thirty inputs, and a reader wants the few that moved: the report, its PNG and the
+terminal table show the score, every drifted column and the `TOP_COLUMNS` largest PSIs first; the
+rest, all below their thresholds, are folded (a ``<details>`` block in HTML, one summary line in the
+terminal unless ``--all``) and left out of the PNG.
 """
 
 from __future__ import annotations
@@ -18,9 +23,28 @@ from nightshift.monitoring.drift import MEAN_SHIFT, NULL_CHANGE, PSI, SCORE, Day
 from nightshift.monitoring.policy import Verdict
 from nightshift.warehouse.drift import DriftRun, MetricRow
 
+# Columns shown by PSI before the rest is folded (the score and every drifted column are shown anyway).
+TOP_COLUMNS = 10
+
 
 def report_dir(reports_root: Path, day: date) -> Path:
     return reports_root / f"score_date={day.isoformat()}"
+
+
+def shown_columns(psi: Mapping[str, float | None], drifted: set[str], top: int = TOP_COLUMNS) -> tuple[list[str], list[str]]:
+    """(shown, folded): the score, drifted columns and the ``top`` largest PSIs first, largest PSI first; the rest after.
+
+    ``psi`` maps every column to its PSI (None when it has none); ``drifted`` holds the columns with any metric flagged.
+    """
+
+    def key(column: str) -> tuple[bool, float, str]:
+        value = psi.get(column)
+        return (column != SCORE, -(value if value is not None and not math.isnan(value) else -1.0), column)
+
+    ordered = sorted(psi, key=key)
+    by_psi = [c for c in ordered if c != SCORE][:top]
+    keep = {c for c in ordered if c == SCORE or c in drifted or c in by_psi}
+    return [c for c in ordered if c in keep], [c for c in ordered if c not in keep]
 
 
 def _bin_labels(cuts: Sequence[float]) -> list[str]:
@@ -33,7 +57,8 @@ def drift_figure(day: date, drift: DayDrift, score_reference: Mapping[str, Any],
     import numpy as np
     from matplotlib.figure import Figure
 
-    psis = sorted((m for m in drift.metrics if m.metric == PSI), key=lambda m: m.value or 0.0)
+    shown, folded = _day_columns(drift)
+    psis = sorted((m for m in drift.metrics if m.metric == PSI and m.column in shown), key=lambda m: m.value or 0.0)
     fig = Figure(figsize=(13, max(5.0, 0.26 * len(psis) + 1.5)), dpi=100)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(psis))
@@ -47,14 +72,14 @@ def drift_figure(day: date, drift: DayDrift, score_reference: Mapping[str, Any],
     left.set_yticks(y, [m.column for m in psis], fontsize=7)
     left.set_xlim(0, cap * 1.25)
     left.set_xlabel("PSI (drifted in red)")
-    left.set_title("PSI per column")
+    left.set_title("PSI per column" + (f" (drifted and top {TOP_COLUMNS}; {len(folded)} more below threshold)" if folded else ""))
     left.legend(loc="lower right")
 
     reference = np.asarray(score_reference.get("fractions", []), dtype="float64")
     counts = np.asarray(drift.score_counts, dtype="float64")
     today = counts / counts.sum() if counts.sum() else counts
     x = np.arange(len(reference))
-    right.bar(x - 0.2, reference, width=0.4, label="reference (evaluation window)", color="#2980b9")
+    right.bar(x - 0.2, reference, width=0.4, label="reference", color="#2980b9")
     right.bar(x + 0.2, today[: len(reference)], width=0.4, label=day.isoformat(), color="#e67e22")
     right.set_xticks(x, _bin_labels(score_reference.get("cuts", [])), rotation=60, ha="right", fontsize=7)
     right.set_ylabel("share of rows")
@@ -64,6 +89,24 @@ def drift_figure(day: date, drift: DayDrift, score_reference: Mapping[str, Any],
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _day_columns(drift: DayDrift) -> tuple[list[str], list[str]]:
+    psi = {m.column: m.value for m in drift.metrics if m.metric == PSI}
+    for m in drift.metrics:
+        psi.setdefault(m.column, None)
+    return shown_columns(psi, {m.column for m in drift.metrics if m.drifted})
+
+
+def _rows_html(metrics: Sequence) -> str:
+    rows = ""
+    for m in metrics:
+        style = ' style="color:#c0392b;font-weight:bold"' if m.drifted else ""
+        rows += (
+            f"<tr{style}><td>{html.escape(m.column)}</td><td>{m.metric}</td><td>{_cell(m.value)}</td>"
+            f"<td>{_cell(m.threshold)}</td><td>{'yes' if m.drifted else ''}</td></tr>"
+        )
+    return rows
 
 
 def _cell(value: float | None) -> str:
@@ -86,14 +129,19 @@ def write_report(
     title = f"Drift {day.isoformat()}: {model}, {drift.rows if drift else 0} rows, decision {verdict.decision}"
     image = ""
     rows = ""
+    rest = ""
     if drift is not None:
         drift_figure(day, drift, score_reference, title).savefig(out / "report.png")
         image = '<p><img src="report.png" alt="PSI per column and the score histogram" style="max-width:100%"></p>'
-        for m in sorted(drift.metrics, key=lambda m: (m.metric != PSI, -(m.value or 0.0) if m.metric == PSI else 0, m.column, m.metric)):
-            style = ' style="color:#c0392b;font-weight:bold"' if m.drifted else ""
-            rows += (
-                f"<tr{style}><td>{html.escape(m.column)}</td><td>{m.metric}</td><td>{_cell(m.value)}</td>"
-                f"<td>{_cell(m.threshold)}</td><td>{'yes' if m.drifted else ''}</td></tr>"
+        shown, folded = _day_columns(drift)
+        order = {c: i for i, c in enumerate(shown + folded)}
+        metrics = sorted(drift.metrics, key=lambda m: (order[m.column], m.metric != PSI, m.metric))
+        rows = _rows_html([m for m in metrics if m.column in shown])
+        if folded:
+            rest = (
+                f"<details><summary>{len(folded)} more columns below threshold</summary>"
+                f"<table><tr><th>column</th><th>metric</th><th>value</th><th>threshold</th><th>drifted</th></tr>"
+                f"{_rows_html([m for m in metrics if m.column not in shown])}</table></details>"
             )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -103,14 +151,19 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 <p><b>{html.escape(verdict.decision)}</b>: {html.escape(verdict.reason)}</p>
 {image}
 <table><tr><th>column</th><th>metric</th><th>value</th><th>threshold</th><th>drifted</th></tr>{rows}</table>
+{rest}
 </body></html>
 """
     (out / "index.html").write_text(page)
     return out / "index.html"
 
 
-def drift_table(run: DriftRun, metrics: Sequence[MetricRow]) -> str:
-    """A date's drift as terminal text: the decision and its reason, then one line per column, largest PSI first."""
+def drift_table(run: DriftRun, metrics: Sequence[MetricRow], show_all: bool = False) -> str:
+    """A date's drift as terminal text: the decision and its reason, then one line per column, largest PSI first.
+
+    The score, drifted columns and the `TOP_COLUMNS` largest PSIs are listed; the rest are summed up
+    in one line unless ``show_all``.
+    """
     by_column: dict[str, dict[str, MetricRow]] = {}
     for m in metrics:
         by_column.setdefault(m.column, {})[m.metric] = m
@@ -122,17 +175,17 @@ def drift_table(run: DriftRun, metrics: Sequence[MetricRow]) -> str:
     if by_column:
         lines += ["", f"{'column':<26} {'psi':>8} {'threshold':>9} {'null chg':>9} {'mean shift sd':>14}  drifted"]
 
-        def psi_of(column: str) -> float:
-            m = by_column[column].get(PSI)
-            return -1.0 if m is None or m.value is None else m.value
-
-        for column in sorted(by_column, key=lambda c: (c != SCORE, -psi_of(c), c)):
+        psi = {c: (row[PSI].value if PSI in row else None) for c, row in by_column.items()}
+        shown, folded = shown_columns(psi, {c for c, row in by_column.items() if any(m.drifted for m in row.values())})
+        for column in shown + folded if show_all else shown:
             row = by_column[column]
             p, n, s = row.get(PSI), row.get(NULL_CHANGE), row.get(MEAN_SHIFT)
             flags = [name for name, m in (("psi", p), ("nulls", n), ("mean", s)) if m is not None and m.drifted]
             lines.append(
                 f"{column:<26} {_fixed(p, 8, 3)} {_fixed(p, 9, 3, 'threshold')} {_fixed(n, 9, 3)} {_fixed(s, 14, 2)}  {','.join(flags)}"
             )
+        if folded and not show_all:
+            lines.append(f"... {len(folded)} more columns below threshold, --all to show")
     if run.report_path:
         lines += ["", f"report    {run.report_path}   (Airflow UI: Browse > Drift reports)"]
     return "\n".join(lines)

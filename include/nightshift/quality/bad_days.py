@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,11 @@ def accepted_missing(url: str, days: Sequence[date]) -> dict[date, set[str]]:
     with connect(url) as conn, conn.cursor() as cur:
         _create_tables(cur)
         return _accepted_missing(cur, days)
+
+
+def accepted_gaps(url: str, day: date, window_days: int) -> list[date]:
+    """The days of the ``window_days`` ending on ``day`` that were accepted as missing (read as no activity), oldest first."""
+    return sorted(accepted_missing(url, [day - timedelta(days=i) for i in range(window_days)]))
 
 
 def _missing_tables(root: Path, day: date) -> tuple[str, ...]:

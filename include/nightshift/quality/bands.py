@@ -1,7 +1,7 @@
 """The `features` suite's column-mean bands: from the serving model's own training data, not from constants.
 
 A day's features are only as plausible as the data the champion learned from. Its reference
-(``reference/distributions.json``, logged at training over the evaluation window) holds each
+(``reference/distributions.json``, logged at training on the newest evaluation date) holds each
 input's mean and standard deviation; a day passes when the mean of every column listed in
 params.yaml ``quality.features.mean_columns`` lies within that mean ± ``mean_band_sd`` of the
 column's SDs. So a team's own history, of any era and activity level, sets its own bands; the

@@ -248,3 +248,66 @@ def test_drift_raises_fees_after_the_date(landing: Landing, tmp_path: Path) -> N
     on_day = customers[customers["snapshot_date"] == drift_from].set_index("customer_id")
     assert (on_day.loc[common, "monthly_fee"] > before.loc[common, "monthly_fee"]).all()
     assert (after["monthly_fee"] > 0).all()
+
+
+def _active_share(landing: Landing, since: date) -> float:
+    """Share of the customers signed up and not cancelled on a day who were active that day, over days >= since."""
+    customers = landing.customers[landing.customers["snapshot_date"] >= since]
+    alive = customers[customers["churn_date"].isna()]
+    events = landing.events[landing.events["event_date"] >= since]
+    return len(events) / len(alive)
+
+
+def test_activity_drop_leaves_the_days_before_it_byte_identical(landing: Landing, tmp_path: Path) -> None:
+    drift_from = START + timedelta(days=30)
+    generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from, drift_kind="activity_drop")
+    reference = _files(landing.root)
+    drifted = _files(tmp_path)
+    before = [
+        f"{table}/{column}={d.isoformat()}/part-0.parquet"
+        for d in landing.days
+        if d < drift_from
+        for table, column in (("events", "event_date"), ("customers", "snapshot_date"))
+    ]
+    assert len(before) == 60
+    assert [k for k in before if drifted[k] != reference[k]] == []
+    # From the drift date on, the days differ.
+    assert (
+        drifted[f"events/event_date={drift_from.isoformat()}/part-0.parquet"]
+        != reference[f"events/event_date={drift_from.isoformat()}/part-0.parquet"]
+    )
+
+
+def test_activity_drop_lowers_the_active_share_by_about_15_points(landing: Landing, tmp_path: Path) -> None:
+    drift_from = START + timedelta(days=30)
+    generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from, drift_kind="activity_drop")
+    drifted = _load(tmp_path)
+    clean_after = _active_share(landing, drift_from)
+    drifted_after = _active_share(drifted, drift_from)
+    assert 0.11 < clean_after - drifted_after < 0.18, (clean_after, drifted_after)
+    # No usage drift and no price rise come with it.
+    fees = ["snapshot_date", "customer_id", "monthly_fee"]
+    merged = drifted.customers[fees].merge(landing.customers[fees], on=["snapshot_date", "customer_id"])
+    assert (merged["monthly_fee_x"] == merged["monthly_fee_y"]).all()
+
+
+def test_activity_drop_raises_churn_in_one_region_from_the_date_only(landing: Landing, tmp_path: Path) -> None:
+    drift_from = START + timedelta(days=30)
+    generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from, drift_kind="activity_drop")
+    last = landing.days[-1]
+
+    def churn_dates(zone: Landing) -> pd.DataFrame:
+        final = zone.customers[zone.customers["snapshot_date"] == last]
+        return final.set_index("customer_id")[["region", "churn_date"]]
+
+    clean, drifted = churn_dates(landing), churn_dates(drifted_zone := _load(tmp_path))
+    changed = drifted[drifted["churn_date"].ne(clean["churn_date"]) & ~(drifted["churn_date"].isna() & clean["churn_date"].isna())]
+    assert len(changed) >= 3, changed
+    assert set(changed["region"]) == {"south"}
+    assert (pd.to_datetime(changed["churn_date"]).dt.date >= drift_from).all()
+    assert drifted_zone.customers["churn_date"].notna().sum() > landing.customers["churn_date"].notna().sum()
+
+
+def test_an_unknown_drift_kind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="drift_kind must be one of usage, activity_drop"):
+        generate(tmp_path, customers=10, days=5, start_date=START, seed=SEED, drift_from=START, drift_kind="price")

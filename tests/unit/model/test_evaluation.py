@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from nightshift.model.evaluation import (
     evaluation_metrics,
     reference_distributions,
     segment_roc_auc,
+    training_reference,
 )
 
 pytestmark = pytest.mark.unit
@@ -99,6 +101,27 @@ def test_reference_distributions_cover_features_and_score() -> None:
     ref = reference_distributions(frame, ["a", "b"], np.linspace(0.01, 0.5, 50))
     assert set(ref["features"]) == {"a", "b"}
     assert ref["rows"] == 50 and ref["score"]["max"] == pytest.approx(0.5)
+
+
+def test_the_training_reference_is_the_newest_evaluation_date_alone() -> None:
+    # Three weekly dates of an ageing base: tenure grows by a week per date. A pooled reference spans
+    # all three, and any one day looks drifted against it; the newest date alone is a normal day.
+    dates = [date(2026, 4, 4), date(2026, 4, 11), date(2026, 4, 18)]
+    frame = pd.DataFrame(
+        {
+            "as_of_date": [d for d in dates for _ in range(40)],
+            "tenure_days": [100.0 + 7 * i + j for i in range(3) for j in range(40)],
+        }
+    )
+    frame["score"] = [0.1] * 80 + [0.3] * 40
+    shuffled = frame.sample(frac=1.0, random_state=3)  # the dates' rows interleaved, as a split may leave them
+    ref = training_reference(shuffled, ["tenure_days"], shuffled["score"].to_numpy())
+    assert ref["rows"] == 40 and ref["features"]["tenure_days"]["rows"] == 40
+    assert ref["features"]["tenure_days"]["min"] == 114.0 and ref["features"]["tenure_days"]["max"] == 153.0
+    # The scores of the same rows, not of the older dates.
+    assert ref["score"]["mean"] == pytest.approx(0.3)
+    assert ref["window"] == "2026-04-18..2026-04-18 (1 dates)"
+    assert ref["quantiles"] == 10
 
 
 def test_evaluate_perfect_ranking() -> None:

@@ -39,7 +39,7 @@ def test_a_price_rise_drifts_monthly_fee_and_only_it(tmp_path: Path) -> None:
     drift = measure_day(*write_day(tmp_path, day, scores(day)), ref, SETTINGS)
     assert drift.drifted_inputs == ["monthly_fee"]
     fee = _metric(drift, "monthly_fee", PSI)
-    assert fee.value > 1.0 and fee.threshold == pytest.approx(0.25)
+    assert fee.value > 1.0 and fee.threshold == pytest.approx(0.1)
     assert drift.severe_inputs(1.0) == ["monthly_fee"]
     assert _metric(drift, "monthly_fee", MEAN_SHIFT).value > 0.1
 

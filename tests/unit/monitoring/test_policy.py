@@ -8,6 +8,7 @@ import pytest
 
 from nightshift.config import load_params
 from nightshift.monitoring.policy import (
+    ACCEPTED_GAP,
     COOLDOWN,
     NO_DRIFT,
     NO_NEW_LABELS,
@@ -31,7 +32,7 @@ def past(offset: int, drifted: bool = True, decision: str = NOT_PERSISTENT) -> P
 
 
 def test_params_yaml_holds_every_number_of_the_policy() -> None:
-    assert DriftPolicy.from_params(load_params()["drift"]) == DriftPolicy(min_drifted_inputs=3, consecutive_days=2, cooldown_days=7)
+    assert DriftPolicy.from_params(load_params()["drift"]) == DriftPolicy(min_drifted_inputs=1, consecutive_days=2, cooldown_days=7)
 
 
 def test_a_quiet_day_is_no_drift_with_its_reason() -> None:
@@ -98,3 +99,24 @@ def test_a_performance_reason_retrains_without_persistence_but_through_the_other
 def test_out_of_range_policy_numbers_are_refused() -> None:
     with pytest.raises(ValueError, match="consecutive_days >= 1"):
         DriftPolicy.from_params({"min_drifted_inputs": 3, "consecutive_days": 0, "cooldown_days": 7})
+
+
+def test_drift_over_a_day_accepted_as_missing_is_recorded_but_never_asks_for_a_retrain() -> None:
+    # The day after an accepted gap: drifted on the day before too, which would make a run of two.
+    gap = DAY - timedelta(days=2)
+    verdict = decide(DAY, True, [], [past(1)], policy=POLICY, accepted_gaps=[gap], **FRESH)
+    assert verdict.decision == ACCEPTED_GAP and verdict.drifted and not verdict.retrain
+    assert "2026-07-12, accepted as missing and read as no activity" in verdict.reason
+
+
+def test_an_accepted_gap_day_breaks_a_run_of_drifted_days() -> None:
+    assert streak(DAY, True, [past(1, decision=ACCEPTED_GAP), past(2)]) == 1
+    after_gap = decide(DAY, True, [], [past(1, decision=ACCEPTED_GAP)], policy=POLICY, **FRESH)
+    assert after_gap.decision == NOT_PERSISTENT
+
+
+def test_a_quiet_day_over_an_accepted_gap_is_no_drift_and_a_realized_auc_under_the_floor_still_retrains() -> None:
+    gap = [DAY - timedelta(days=1)]
+    assert decide(DAY, False, [], [], policy=POLICY, accepted_gaps=gap, **FRESH).decision == NO_DRIFT
+    poor = decide(DAY, True, [], [], policy=POLICY, accepted_gaps=gap, performance_reason="realized ROC AUC 0.61 < 0.70", **FRESH)
+    assert poor.decision == RETRAIN

@@ -41,3 +41,50 @@ def test_a_day_without_metrics_still_shows_its_decision() -> None:
     assert (
         drift_table(run, []) == "drift on 2026-07-14: churn_xgb version 3, 12 rows, score PSI -\ndecision  not_enough_rows: 12 rows scored"
     )
+
+
+def _wide_day() -> tuple[DriftRun, list[MetricRow]]:
+    """25 inputs: two drifted (one by PSI, one only by its mean), the rest below threshold with PSIs 0.001 .. 0.023."""
+    run = DriftRun(date(2026, 7, 14), "churn_xgb", "3", 900, ["monthly_fee"], 0.01, False, "no_drift", "quiet", None)
+    metrics = [MetricRow("score", "psi", 0.01, 0.2, False)]
+    metrics += [MetricRow(f"col_{i:02d}", "psi", 0.001 * (i + 1), 0.25, False) for i in range(23)]
+    metrics += [MetricRow("monthly_fee", "psi", 0.9, 0.25, True), MetricRow("tenure_days", "psi", 0.0, 0.25, False)]
+    metrics.append(MetricRow("tenure_days", "mean_shift_sd", 0.8, 0.5, True))
+    return run, metrics
+
+
+def test_the_table_shows_drifted_columns_and_the_top_ten_and_folds_the_rest() -> None:
+    run, metrics = _wide_day()
+    lines = drift_table(run, metrics).splitlines()
+    body = [line.split()[0] for line in lines[4:]]
+    # The score, then the ten largest PSIs (monthly_fee among them) and tenure_days, the smallest PSI but drifted.
+    assert body[:12] == ["score", "monthly_fee", *[f"col_{i:02d}" for i in range(22, 13, -1)], "tenure_days"]
+    assert lines[4 + 12] == "... 14 more columns below threshold, --all to show"
+    assert len(lines) == 4 + 13
+    everything = drift_table(run, metrics, show_all=True).splitlines()
+    assert [line.split()[0] for line in everything[4:]] == [*body[:12], *[f"col_{i:02d}" for i in range(13, -1, -1)]]
+    assert not any("more columns below threshold" in line for line in everything)
+
+
+def test_the_html_report_folds_the_columns_below_threshold(tmp_path) -> None:
+    from nightshift.monitoring.drift import DayDrift, Metric
+    from nightshift.monitoring.policy import Verdict
+    from nightshift.monitoring.report import write_report
+
+    _, rows = _wide_day()
+    drift = DayDrift(900, [Metric(m.column, m.metric, m.value, m.threshold, m.drifted) for m in rows], score_counts=[90] * 10)
+    page = write_report(
+        tmp_path,
+        date(2026, 7, 14),
+        "churn_xgb version 3",
+        drift,
+        {"cuts": [0.1 * i for i in range(1, 10)], "fractions": [0.1] * 10},
+        Verdict("no_drift", "quiet", False),
+    ).read_text()
+    shown, folded = page.split("<details>")
+    assert "14 more columns below threshold" in folded
+    for column in ("score", "monthly_fee", "tenure_days", "col_22", "col_14"):
+        assert f"<td>{column}</td>" in shown and f"<td>{column}</td>" not in folded
+    for column in ("col_13", "col_00"):
+        assert f"<td>{column}</td>" in folded and f"<td>{column}</td>" not in shown
+    assert (tmp_path / "score_date=2026-07-14" / "report.png").stat().st_size > 0
