@@ -91,7 +91,7 @@ def pooled_reference(training_set: Path, params: dict, run_id: str) -> dict:
     import mlflow.xgboost
     import pandas as pd
 
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.model.evaluation import reference_distributions
     from nightshift.model.split import split_windows
 
@@ -147,7 +147,7 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     from nightshift.config import load_params
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.features.jobs import scoring_features, training_set
     from nightshift.features.point_in_time import snapshot_dates
     from nightshift.features.spark_session import local_session

@@ -71,7 +71,7 @@ def log_reference(work: Path) -> dict:
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.model.evaluation import reference_distributions
 
     columns = feature_columns(WINDOWS)

@@ -76,7 +76,7 @@ def plain_xgboost(frame, columns: list[str], eval_first: date, eval_last: date, 
 def run_size(spark, root: Path, days: int, customers: int, seed: int, params: dict) -> Row:
     import pandas as pd
 
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.features.jobs import training_set
     from nightshift.local.generate import generate
     from nightshift.model.registry import registry_client

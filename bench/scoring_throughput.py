@@ -121,7 +121,7 @@ def register_champion(rows: int = 20_000) -> None:
     from mlflow.tracking import MlflowClient
 
     from nightshift.config import load_params
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.model.registry import configure_mlflow, ensure_experiment
 
     columns = feature_columns(WINDOWS)
@@ -181,7 +181,7 @@ def _write_features(path: Path, rows: int, seed: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
 
     columns = feature_columns(WINDOWS)
     rng = np.random.default_rng(seed)

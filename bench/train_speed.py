@@ -82,7 +82,7 @@ def bare_xgboost(training_set: Path, params: dict) -> tuple[float, float, int, o
     import numpy as np
     import xgboost as xgb
 
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.model.split import customer_folds, split_windows
     from nightshift.model.train import _load_training_set, _settings
 
@@ -182,7 +182,7 @@ def main() -> None:
         import mlflow.xgboost
         import numpy as np
 
-        from nightshift.features.columns import feature_columns
+        from nightshift.feature_list import feature_columns
 
         served = mlflow.xgboost.load_model(f"runs:/{result.run_id}/model")
         columns = feature_columns(params["features"]["windows_days"])

@@ -113,7 +113,7 @@ def drift_monitor():
         from nightshift.config import load_params
         from nightshift.model.registry import Aliases
         from nightshift.model.rollout import decide_and_apply
-        from nightshift.monitoring.comparison import RolloutPolicy
+        from nightshift.model.rollout_policy import RolloutPolicy
         from nightshift.warehouse.comparison import read_comparison
 
         p = load_params()

@@ -75,7 +75,7 @@ def nightly_scoring():
     def wait_for_day(**context) -> PokeReturnValue:
         from nightshift.airflow.context import final_on_bad_data, scored_day
         from nightshift.config import data_dir, load_params
-        from nightshift.quality.landing import day_has_landed
+        from nightshift.landing import day_has_landed
 
         # Waits for the scored day; also names the days of its feature window that have not landed.
         window = max(load_params()["features"]["windows_days"])
@@ -96,7 +96,7 @@ def nightly_scoring():
         from nightshift.airflow.context import final_on_bad_data, run_folder_name, scored_day, warehouse_url
         from nightshift.config import data_dir, day_features_dir, load_params, quarantine_dir
         from nightshift.features.jobs import scoring_features
-        from nightshift.quality.bands import champion_bands
+        from nightshift.monitoring.reference import champion_bands
         from nightshift.quality.gate import gate_parquet
 
         p = load_params()

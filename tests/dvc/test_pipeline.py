@@ -174,7 +174,7 @@ def test_lineage_leads_from_a_score_to_its_run_dvc_hashes_and_commands_that_rest
     scored = score_day(spark, Path(features["path"]), day, url, "churn_xgb", windows, tmp_path / "scores", alias="challenger")
     customer = int(read_scores(url, day)["customer_id"].iloc[0])
 
-    cli = (sys.executable, "-m", "nightshift.local.cli", "lineage")
+    cli = (sys.executable, "-m", "nightshift.cli", "lineage")
     facts = json.loads(project.run(*cli, day.isoformat(), str(customer), "--json"))
     client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
     run = client.get_run(scored["run_id"])

@@ -113,7 +113,7 @@ def test_a_day_that_never_landed_refuses_the_features_of_a_window_holding_it_unt
 
 def _accept(zone: dict, day, *args: str) -> str:
     """`nightshift quality accept DAY ...` as an operator runs it, against the zone's warehouse; its output."""
-    cli = [sys.executable, "-m", "nightshift.local.cli", "quality", "accept", day.isoformat(), *args]
+    cli = [sys.executable, "-m", "nightshift.cli", "quality", "accept", day.isoformat(), *args]
     env = {**os.environ, **zone["env"], "NIGHTSHIFT_DATABASE_URL": zone["url"]}
     accepted = subprocess.run(cli, env=env, capture_output=True, text=True)
     assert accepted.returncode == 0, accepted.stderr

@@ -45,7 +45,7 @@ def test_the_wrapper_fails_a_run_in_which_no_task_ran(tmp_path: Path, pg_url: st
     migrate(env)
 
     def wrapper(day: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "nightshift.local.cli", "airflow", "dags", "test", "dated", day]
+        cmd = [sys.executable, "-m", "nightshift.cli", "airflow", "dags", "test", "dated", day]
         return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
     before = wrapper("1997-06-01")

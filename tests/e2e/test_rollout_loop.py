@@ -97,7 +97,7 @@ def _coin(spark, loop: dict, seed: int) -> str:
     import xgboost as xgb
 
     from nightshift.config import load_params
-    from nightshift.features.columns import feature_columns
+    from nightshift.feature_list import feature_columns
     from nightshift.features.jobs import scoring_features
     from nightshift.model.evaluation import reference_distributions
     from nightshift.model.registry import configure_mlflow, ensure_experiment
@@ -128,7 +128,7 @@ def test_a_worse_challenger_is_retired_and_a_better_one_promoted(loop: dict, spa
     for key in ("MLFLOW_TRACKING_URI", "NIGHTSHIFT_MLFLOW_ARTIFACTS", "NIGHTSHIFT_DATA_DIR", "NIGHTSHIFT_WORK_DIR", "NIGHTSHIFT_PARAMS"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.setenv("NIGHTSHIFT_DATABASE_URL", url)
-    from nightshift.local.cli import main
+    from nightshift.cli.main import main
     from nightshift.model.registry import Aliases, champion_history, registry_client, set_champion
 
     dag_test("train_model", TRAINED_AS_OF, env, loop["root"] / "logs" / "train_model.log")

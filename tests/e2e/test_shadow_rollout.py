@@ -80,7 +80,7 @@ def test_shadow_rows_appear_and_are_compared_once_labels_mature(trained, pg_url:
         run = client.get_run(tags["rollout.mlflow_run"])
         assert "plots/daily_auc.png" in {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
 
-        from nightshift.local.cli import main
+        from nightshift.cli.main import main
 
         assert main(["model", "compare", "--since", scored.isoformat(), "--until", scored.isoformat()]) == 0
         printed = capsys.readouterr().out

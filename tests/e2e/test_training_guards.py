@@ -59,7 +59,7 @@ def test_a_landing_zone_weeks_stale_fails_at_the_freshness_guard_and_registers_n
 def test_a_run_of_1997_runs_its_tasks_and_trains_as_of_the_day_its_form_names(stack, tmp_path: Path, pg_url: str) -> None:
     raw = tmp_path / "raw"
     generated = subprocess.run(
-        [sys.executable, "-m", "nightshift.local.cli", "generate", "--out", str(raw), "--customers", "300", "--days", "150"]
+        [sys.executable, "-m", "nightshift.cli", "generate", "--out", str(raw), "--customers", "300", "--days", "150"]
         + ["--start-date", "1997-01-01", "--seed", "11"],
         capture_output=True,
         text=True,

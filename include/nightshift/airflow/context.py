@@ -164,9 +164,9 @@ def final_on_bad_data() -> Iterator[None]:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from nightshift.landing import DayCannotLandError
     from nightshift.monitoring.scored_day import RefusedEventError
     from nightshift.quality.freshness import StaleDataError
-    from nightshift.quality.landing import DayCannotLandError
     from nightshift.quality.validation import DataQualityError
 
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.contract import customers_partition
-from nightshift.features.columns import KEYS
+from nightshift.feature_list import KEYS
 from nightshift.features.point_in_time import (
     build_features,
     build_labels,
@@ -31,8 +31,8 @@ from nightshift.features.point_in_time import (
     snapshot_dates,
 )
 from nightshift.features.stable_parquet import write_stable_parquet
+from nightshift.landing import missing_partitions
 from nightshift.quality.bad_days import RawWindow, require_resolved
-from nightshift.quality.landing import missing_partitions
 from nightshift.quality.missing_days import require_landed
 
 if TYPE_CHECKING:

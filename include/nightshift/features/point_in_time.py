@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_COLUMNS, CUSTOMERS_PARTITION, EVENTS, EVENTS_COLUMNS, EVENTS_PARTITION, PLANS, REGIONS
-from nightshift.features.columns import DEFAULT_WINDOWS, feature_columns, three_windows
-from nightshift.quality.landing import landed_days
+from nightshift.feature_list import DEFAULT_WINDOWS, feature_columns, three_windows
+from nightshift.landing import landed_days
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

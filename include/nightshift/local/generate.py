@@ -140,6 +140,23 @@ def _write_partition(table: pa.Table, folder: Path) -> None:
     pq.write_table(table, folder / "part-0.parquet")
 
 
+def _write_events(data_dir: Path, day: date, ids, active, sessions, minutes, tickets, failed) -> int:
+    """One day's events partition: a row per customer active that day; the number of rows."""
+    rows = np.nonzero(active)[0]
+    events = pa.table(
+        {
+            "customer_id": ids[rows],
+            "sessions": sessions[rows].astype(np.int32),
+            "minutes": minutes[rows].astype(np.float64),
+            "support_tickets": tickets[rows].astype(np.int32),
+            "failed_payments": failed[rows].astype(np.int32),
+        },
+        schema=events_file_schema(),
+    )
+    _write_partition(events, events_partition(data_dir, day))
+    return len(rows)
+
+
 def generate(
     data_dir: Path,
     customers: int = 5000,
@@ -167,19 +184,7 @@ def generate(
     event_rows = 0
     for d in range(days):
         day = start_date + timedelta(days=d)
-        rows = np.nonzero(active[:, d])[0]
-        events = pa.table(
-            {
-                "customer_id": ids[rows],
-                "sessions": sessions[rows, d].astype(np.int32),
-                "minutes": minutes[rows, d].astype(np.float64),
-                "support_tickets": tickets[rows, d].astype(np.int32),
-                "failed_payments": failed[rows, d].astype(np.int32),
-            },
-            schema=events_file_schema(),
-        )
-        _write_partition(events, events_partition(data_dir, day))
-        event_rows += len(rows)
+        event_rows += _write_events(data_dir, day, ids, active[:, d], sessions[:, d], minutes[:, d], tickets[:, d], failed[:, d])
 
         known = signup_offset <= d
         churn_known = churned_ever & (churn_offset <= d)

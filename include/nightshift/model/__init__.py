@@ -7,5 +7,6 @@
 - `provenance`: `nightshift lineage`, from a published score back to its version, run, data and commit.
 - `registry`: the MLflow store, aliases, champion history and rollback.
 - `gate`: the gate's verdict (pure); `lifecycle`: applying it, and `nightshift model ...`.
+- `rollout_policy`: the rollout verdict on a challenger's matured days (pure), beside the gate.
 - `rollout`: the rollout policy's verdict applied to the registry (promote on evidence, retire), with its MLflow run.
 """

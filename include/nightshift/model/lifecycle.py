@@ -20,12 +20,15 @@ from nightshift.model.gate import CHAMPION_MOVED, GateDecision, GatePolicy, deci
 from nightshift.model.registry import (
     Aliases,
     ChampionMovedError,
+    aliases_by_version,
+    all_versions,
     champion_history,
     model_version,
     registry_client,
     rollback_champion,
     set_challenger,
     set_champion,
+    tag_version,
 )
 
 if TYPE_CHECKING:
@@ -73,8 +76,7 @@ def apply_decision(client: MlflowClient, name: str, decision: GateDecision, alia
         "gate.champion_version": decision.champion_version or "",
         "gate.champion_value": "" if decision.champion_value is None else f"{decision.champion_value:.6f}",
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, decision.version, key, value)
+    tag_version(client, name, decision.version, tags)
     if not decision.promoted:
         log.warning("%s version %s stays %s: %s", name, decision.version, aliases.challenger, decision.reason)
     return decision
@@ -202,21 +204,6 @@ class VersionRow:
     metrics: dict[str, float]
 
 
-def _versions(client: MlflowClient, name: str) -> list[ModelVersion]:
-    versions = client.search_model_versions(f"name = '{name}'")
-    if not versions:
-        raise LookupError(f"no versions of model {name!r} in the registry: run the train_model DAG first")
-    return sorted(versions, key=lambda v: int(v.version), reverse=True)
-
-
-def _aliases_by_version(client: MlflowClient, name: str) -> dict[str, list[str]]:
-    # search_model_versions leaves ModelVersion.aliases empty; the registered model has them all.
-    out: dict[str, list[str]] = {}
-    for alias, version in client.get_registered_model(name).aliases.items():
-        out.setdefault(str(version), []).append(alias)
-    return {version: sorted(names) for version, names in out.items()}
-
-
 def _utc(millis: int | None) -> str:
     from datetime import datetime
 
@@ -226,9 +213,9 @@ def _utc(millis: int | None) -> str:
 def list_versions(name: str) -> list[VersionRow]:
     """Every version, newest first, with its aliases, gate outcome and key metrics."""
     client = registry_client()
-    aliases = _aliases_by_version(client, name)
+    aliases = aliases_by_version(client, name)
     rows = []
-    for v in _versions(client, name):
+    for v in all_versions(client, name):
         metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
         rows.append(
             VersionRow(
@@ -248,7 +235,7 @@ def promote(name: str, version: str, aliases: Aliases, reason: str) -> str | Non
     client = registry_client()
     previous = set_champion(client, name, str(version), aliases, reason)
     if previous != str(version):
-        client.set_model_version_tag(name, str(version), "champion.manual", "true")
+        tag_version(client, name, str(version), {"champion.manual": "true"})
     return previous
 
 
@@ -277,7 +264,7 @@ def lineage(name: str, version: str) -> dict[str, Any]:
     return {
         "model": name,
         "version": str(v.version),
-        "aliases": _aliases_by_version(client, name).get(str(v.version), []),
+        "aliases": aliases_by_version(client, name).get(str(v.version), []),
         "was_champion": str(v.version) in champion_history(client, name),
         "run_id": v.run_id,
         "experiment_id": run.info.experiment_id,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nightshift.features.columns import KEYS
+from nightshift.feature_list import KEYS
 
 log = logging.getLogger(__name__)
 

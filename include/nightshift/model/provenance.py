@@ -42,12 +42,12 @@ def _utc(millis: int | None) -> str | None:
 
 def model_record(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
     """What the registry and the tracking store hold of `name` `version` and its run, as plain values."""
-    from nightshift.model.registry import mlflow_outages, model_version
+    from nightshift.model.registry import aliases_by_version, mlflow_outages, model_version
 
     # A server that does not answer is said so, not shown as a version or run that is not there.
     with mlflow_outages():
         v = model_version(client, name, version)
-        aliases = sorted(alias for alias, ver in client.get_registered_model(name).aliases.items() if str(ver) == str(v.version))
+        aliases = aliases_by_version(client, name).get(str(v.version), [])
         run = client.get_run(v.run_id) if v.run_id else None
         experiment = client.get_experiment(run.info.experiment_id) if run is not None else None
     return {

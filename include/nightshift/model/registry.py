@@ -206,6 +206,33 @@ def model_version(client: MlflowClient, name: str, version: str) -> ModelVersion
         raise LookupError(f"model {name!r} has no version {version!r} in the registry at {mlflow_tracking_uri()}") from exc
 
 
+def tag_version(client: MlflowClient, name: str, version: str, tags: Mapping[str, str]) -> None:
+    """Set every tag of `tags` on `name` `version`, in order."""
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+
+
+def remove_alias(client: MlflowClient, name: str, alias: str) -> None:
+    client.delete_registered_model_alias(name, alias)
+
+
+def all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """Every version of `name`, newest first; LookupError when there is none."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise LookupError(f"no versions of model {name!r} in the registry: run the train_model DAG first")
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def aliases_by_version(client: MlflowClient, name: str) -> dict[str, list[str]]:
+    """Each version's aliases, sorted: version -> names."""
+    # search_model_versions leaves ModelVersion.aliases empty; the registered model has them all.
+    out: dict[str, list[str]] = {}
+    for alias, version in client.get_registered_model(name).aliases.items():
+        out.setdefault(str(version), []).append(alias)
+    return {version: sorted(names) for version, names in out.items()}
+
+
 def champion_history(client: MlflowClient, name: str) -> list[str]:
     """Versions that have been champion, oldest first, the current one last."""
     text = client.get_registered_model(name).tags.get(HISTORY_TAG, "")

@@ -1,6 +1,6 @@
 """Promotion on evidence: the rollout policy's decision applied to the registry, and its record in MLflow.
 
-The decision (``nightshift.monitoring.comparison.decide_rollout``) is on the challenger's matured
+The decision (``nightshift.model.rollout_policy.decide_rollout``) is on the challenger's matured
 days against the current champion. Promotion is the lifecycle's own compare-and-set
 (``set_champion`` with the champion the evidence was gathered against, so a champion moved by hand
 in between is never replaced on evidence about another) and keeps the champion history, so
@@ -18,12 +18,23 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from nightshift.model.registry import Aliases, ChampionMovedError, registry_client, set_champion, version_by_alias
-from nightshift.monitoring.comparison import KEEP, PROMOTE, RETIRE, ComparisonRow, RolloutDecision, RolloutPolicy, daily_auc, decide_rollout
+from nightshift.model.registry import (
+    Aliases,
+    ChampionMovedError,
+    model_version,
+    registry_client,
+    remove_alias,
+    set_champion,
+    tag_version,
+    version_by_alias,
+)
+from nightshift.model.rollout_policy import KEEP, PROMOTE, RETIRE, RolloutDecision, RolloutPolicy, daily_auc, decide_rollout
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from mlflow.tracking import MlflowClient
+
+    from nightshift.warehouse.rows import ComparisonRow
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +57,7 @@ def apply_rollout(client: MlflowClient, name: str, aliases: Aliases, decision: R
     elif decision.action == RETIRE:
         current = version_by_alias(client, name, aliases.challenger)
         if current is not None and str(current.version) == version:
-            client.delete_registered_model_alias(name, aliases.challenger)
+            remove_alias(client, name, aliases.challenger)
         else:
             decision = replace(
                 decision,
@@ -55,14 +66,13 @@ def apply_rollout(client: MlflowClient, name: str, aliases: Aliases, decision: R
             )
     tags = decision.tags()
     if decision.action in (PROMOTE, RETIRE):
-        before = client.get_model_version(name, version).tags.get("gate.outcome", "")
+        before = model_version(client, name, version).tags.get("gate.outcome", "")
         tags |= {
             "rollout.backtest_outcome": before,
             "gate.outcome": PROMOTED_ON_EVIDENCE if decision.action == PROMOTE else RETIRED_ON_EVIDENCE,
             "gate.reason": decision.reason,
         }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    tag_version(client, name, version, tags)
     level = logging.WARNING if decision.action != KEEP else logging.INFO
     log.log(level, "%s challenger version %s: %s (%s)", name, version, decision.action, decision.reason)
     return decision
@@ -116,7 +126,7 @@ def decide_and_apply(name: str, aliases: Aliases, policy: RolloutPolicy, rows: S
         mlflow.log_metric("matured_days", decision.days)
         if pair:
             mlflow.log_figure(daily_auc_figure(pair), "plots/daily_auc.png")
-        client.set_model_version_tag(name, challenger_version, "rollout.mlflow_run", run.info.run_id)
+        tag_version(client, name, challenger_version, {"rollout.mlflow_run": run.info.run_id})
     return {
         "action": decision.action,
         "reason": decision.reason,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
-from nightshift.features.columns import KEYS, feature_columns
+from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.evaluation import evaluation_metrics, training_reference
 from nightshift.model.gate import GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
@@ -42,10 +42,20 @@ from nightshift.model.lineage import (
     git_commit,
 )
 from nightshift.model.outputs import OutputPaths, write_outputs
-from nightshift.model.registry import RUN_KEY_TAG, Aliases, ensure_experiment, registered_for_run, registry_client, version_by_alias
+from nightshift.model.registry import (
+    RUN_KEY_TAG,
+    Aliases,
+    ensure_experiment,
+    model_version,
+    registered_for_run,
+    registry_client,
+    tag_version,
+    version_by_alias,
+)
 from nightshift.model.split import TimeSplit, customer_folds, split_windows
 
 if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -202,6 +212,21 @@ def _log_plots(labels, probabilities, metrics: dict[str, float], importance: dic
         mlflow.log_figure(figure, path)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What one training reads and is keyed on: the split training set, its fingerprint and lineage."""
+
+    columns: list[str]
+    split: TimeSplit
+    fingerprint: dict[str, Any]
+    commit: dict[str, str]
+    dvc_hashes: dict[str, str]
+
+    @property
+    def evaluation(self):
+        return self.split.evaluation
+
+
 def train_model(
     training_set_path: Path,
     params: dict[str, Any],
@@ -223,49 +248,72 @@ def train_model(
     for that key, nothing is trained or registered again; that version is gated (or its
     recorded verdict returned if it was gated already).
     """
-    import mlflow
-    from mlflow.models import infer_signature
-
     model_name = params["model"]["name"]
     aliases = Aliases.from_params(params["model"])
     policy = GatePolicy.from_params(params.get("gate", {}))
     client = registry_client()
-    if run_key is not None:
-        registered = registered_for_run(client, model_name, run_key)
-        if registered is not None:
-            log.warning(
-                "Airflow run %s already registered %s version %s (MLflow run %s): gating it instead of training again",
-                run_key,
-                model_name,
-                registered.version,
-                registered.run_id,
-            )
-            decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote)
-            return _result(client, model_name, str(registered.version), decision.as_dict(), resumed=True)
-    train_params = params["train"]
-    horizon = int(train_params["label_horizon_days"])
-    bins = int(train_params.get("calibration_bins", 10))
-    windows = params["features"]["windows_days"]
-    columns = feature_columns(windows)
-
-    frame = _load_training_set(training_set_path, columns)
-    split = split_windows(frame, float(train_params["test_fraction"]), horizon, int(train_params["sample_every_days"]))
-    evaluation = split.evaluation
-    if evaluation["label"].nunique() < 2 or split.train["label"].nunique() < 2:
-        raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
-    fingerprint = data_fingerprint(frame)
-    # A stage's own git-tracked outputs (metrics, plots) are deleted by `dvc repro` while it runs: not a dirty tree.
-    commit = git_commit(project_home(), [] if outputs is None else [outputs.metrics, outputs.plots])
-    dvc_hashes = {TRAINING_SET_MD5_TAG: dvc_md5(training_set_path), RAW_DATA_MD5_TAG: dvc_md5(raw_data_dir)}
-
+    resumed = _resume(client, model_name, run_key, policy, aliases, force_promote)
+    if resumed is not None:
+        return resumed
+    inputs = _read_inputs(training_set_path, params, raw_data_dir, outputs)
     champion = version_by_alias(client, model_name, aliases.champion)
-    ensure_experiment(model_name)
+    run_tags = _run_tags(training_set_path, inputs, champion, tags, run_key)
+    version = _tracked_run(client, model_name, champion, inputs, params, policy, run_tags, outputs)
+    _tag_version(client, model_name, version, inputs, run_key)
+    # Judged on what the run logged, as a retry would judge it: one verdict per version.
+    decision = gate_version(client, model_name, version, policy, aliases, force_promote)
+    return _result(client, model_name, version, decision.as_dict(), resumed=False)
+
+
+def _resume(
+    client: MlflowClient, model_name: str, run_key: str | None, policy: GatePolicy, aliases: Aliases, force_promote: bool
+) -> TrainResult | None:
+    """The result of the version an earlier attempt of the same Airflow run registered, gated; None to train."""
+    registered = None if run_key is None else registered_for_run(client, model_name, run_key)
+    if registered is None:
+        return None
+    log.warning(
+        "Airflow run %s already registered %s version %s (MLflow run %s): gating it instead of training again",
+        run_key,
+        model_name,
+        registered.version,
+        registered.run_id,
+    )
+    decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote)
+    return _result(client, model_name, str(registered.version), decision.as_dict(), resumed=True)
+
+
+def _read_inputs(training_set_path: Path, params: dict[str, Any], raw_data_dir: Path, outputs: OutputPaths | None) -> _Inputs:
+    """The training set split in time, with the fingerprint, git commit and DVC hashes it is known by."""
+    train_params = params["train"]
+    columns = feature_columns(params["features"]["windows_days"])
+    frame = _load_training_set(training_set_path, columns)
+    split = split_windows(
+        frame, float(train_params["test_fraction"]), int(train_params["label_horizon_days"]), int(train_params["sample_every_days"])
+    )
+    if split.evaluation["label"].nunique() < 2 or split.train["label"].nunique() < 2:
+        raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
+    return _Inputs(
+        columns=columns,
+        split=split,
+        fingerprint=data_fingerprint(frame),
+        # A stage's own git-tracked outputs (metrics, plots) are deleted by `dvc repro` while it runs: not a dirty tree.
+        commit=git_commit(project_home(), [] if outputs is None else [outputs.metrics, outputs.plots]),
+        dvc_hashes={TRAINING_SET_MD5_TAG: dvc_md5(training_set_path), RAW_DATA_MD5_TAG: dvc_md5(raw_data_dir)},
+    )
+
+
+def _run_tags(
+    training_set_path: Path, inputs: _Inputs, champion: ModelVersion | None, tags: dict[str, str] | None, run_key: str | None
+) -> dict[str, str]:
+    """The MLflow run's lineage tags: git commit, data hashes, the champion it was compared with, the Airflow run."""
+    commit = inputs.commit
     run_tags = {
         **(tags or {}),
         GIT_COMMIT_TAG: commit["commit"],
         GIT_DIRTY_TAG: commit["dirty"],
         "training_set": str(training_set_path),
-        **dvc_hashes,
+        **inputs.dvc_hashes,
         COMPARED_TAG: NO_CHAMPION if champion is None else str(champion.version),
         **({} if run_key is None else {RUN_KEY_TAG: run_key}),
         # `dvc repro` names the stage it runs: such a model is rebuilt by `dvc repro`, not by Airflow.
@@ -274,75 +322,125 @@ def train_model(
     if commit["commit"] != UNKNOWN:
         # MLflow's own tag, so the UI shows the commit next to the run.
         run_tags["mlflow.source.git.commit"] = commit["commit"]
+    return run_tags
+
+
+def _tracked_run(
+    client: MlflowClient,
+    model_name: str,
+    champion: ModelVersion | None,
+    inputs: _Inputs,
+    params: dict[str, Any],
+    policy: GatePolicy,
+    run_tags: dict[str, str],
+    outputs: OutputPaths | None,
+) -> str:
+    """The MLflow run: log the inputs, fit, evaluate, compare with the champion, log the model; the registered version."""
+    import mlflow
+
+    train_params = params["train"]
+    bins = int(train_params.get("calibration_bins", 10))
+    ensure_experiment(model_name)
     with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags):
-        mlflow.log_params(
-            {
-                **{f"xgb.{k}": v for k, v in train_params["xgboost"].items()},
-                **{k: train_params[k] for k in LOGGED_TRAIN_PARAMS},
-                "monotone_increasing": ",".join(train_params.get("monotone_increasing", [])),
-                "feature_windows": ",".join(str(w) for w in windows),
-                "n_features": len(columns),
-                **split.date_ranges(),
-                **{f"data.{k}": v for k, v in fingerprint.items()},
-                **{f"gate.{k}": json.dumps(v) if isinstance(v, dict) else v for k, v in asdict(policy).items()},
-            }
-        )
-        mlflow.log_dict({"features": columns}, "features.json")
-        mlflow.log_dict(fingerprint, "data/fingerprint.json")
-
-        model = fit(split, columns, train_params)
-        probabilities = model.predict_proba(evaluation[columns])[:, 1]
-        metrics = evaluation_metrics(evaluation, evaluation["label"], probabilities, bins)
-        run_metrics = {
-            **metrics,
-            "n_trees": int(model.n_estimators),
-            "train_rows": len(split.train),
-            "eval_rows": len(evaluation),
-            "eval_label_rate": float(evaluation["label"].mean()),
-        }
-        mlflow.log_metrics(run_metrics)
-        if outputs is not None:
-            write_outputs(outputs, model, evaluation["label"], probabilities, run_metrics, bins, int(train_params["curve_points"]))
-        champion_metrics, champion_problem = None, None
+        _log_inputs(inputs, params, policy)
+        model = fit(inputs.split, inputs.columns, train_params)
+        probabilities = model.predict_proba(inputs.evaluation[inputs.columns])[:, 1]
+        metrics = _log_evaluation(model, inputs, probabilities, train_params, outputs)
         if champion is not None:
-            champion_metrics, champion_problem = champion_on_window(client, model_name, champion, evaluation, horizon, bins)
-            if champion_metrics is not None:
-                # Both models on the same rows, side by side in the run.
-                mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
-            else:
-                mlflow.set_tag(PROBLEM_TAG, champion_problem)
+            _log_champion_on_window(client, model_name, champion, inputs.evaluation, int(train_params["label_horizon_days"]), bins)
+        importance = model.get_booster().get_score(importance_type="total_gain")
+        _log_plots(inputs.evaluation["label"], probabilities, metrics, importance, bins)
+        _log_reference_distributions(inputs, probabilities, train_params)
+        return _log_registered_model(model, inputs.evaluation[inputs.columns], model_name)
 
-        _log_plots(evaluation["label"], probabilities, metrics, model.get_booster().get_score(importance_type="total_gain"), bins)
-        # One day (the newest evaluation date), not the pooled evaluation window: see training_reference.
-        reference = training_reference(evaluation, columns, probabilities, int(train_params.get("reference_quantiles", 10)))
-        mlflow.log_dict(reference, "reference/distributions.json")
 
-        example = evaluation[columns].head(5)
-        info = mlflow.xgboost.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
-            input_example=example,
-            registered_model_name=model_name,
-            pip_requirements=serving_requirements(),
-        )
-        version = str(info.registered_model_version)
+def _log_inputs(inputs: _Inputs, params: dict[str, Any], policy: GatePolicy) -> None:
+    import mlflow
 
+    train_params = params["train"]
+    windows = params["features"]["windows_days"]
+    mlflow.log_params(
+        {
+            **{f"xgb.{k}": v for k, v in train_params["xgboost"].items()},
+            **{k: train_params[k] for k in LOGGED_TRAIN_PARAMS},
+            "monotone_increasing": ",".join(train_params.get("monotone_increasing", [])),
+            "feature_windows": ",".join(str(w) for w in windows),
+            "n_features": len(inputs.columns),
+            **inputs.split.date_ranges(),
+            **{f"data.{k}": v for k, v in inputs.fingerprint.items()},
+            **{f"gate.{k}": json.dumps(v) if isinstance(v, dict) else v for k, v in asdict(policy).items()},
+        }
+    )
+    mlflow.log_dict({"features": inputs.columns}, "features.json")
+    mlflow.log_dict(inputs.fingerprint, "data/fingerprint.json")
+
+
+def _log_evaluation(model, inputs: _Inputs, probabilities, train_params: dict[str, Any], outputs: OutputPaths | None) -> dict[str, float]:
+    """The model's metrics on the evaluation window, logged (and written to `outputs`); the evaluation metrics."""
+    import mlflow
+
+    evaluation, bins = inputs.evaluation, int(train_params.get("calibration_bins", 10))
+    metrics = evaluation_metrics(evaluation, evaluation["label"], probabilities, bins)
+    run_metrics = {
+        **metrics,
+        "n_trees": int(model.n_estimators),
+        "train_rows": len(inputs.split.train),
+        "eval_rows": len(evaluation),
+        "eval_label_rate": float(evaluation["label"].mean()),
+    }
+    mlflow.log_metrics(run_metrics)
+    if outputs is not None:
+        write_outputs(outputs, model, evaluation["label"], probabilities, run_metrics, bins, int(train_params["curve_points"]))
+    return metrics
+
+
+def _log_champion_on_window(client: MlflowClient, model_name: str, champion: ModelVersion, evaluation, horizon: int, bins: int) -> None:
+    import mlflow
+
+    champion_metrics, champion_problem = champion_on_window(client, model_name, champion, evaluation, horizon, bins)
+    if champion_metrics is not None:
+        # Both models on the same rows, side by side in the run.
+        mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+    else:
+        mlflow.set_tag(PROBLEM_TAG, champion_problem)
+
+
+def _log_reference_distributions(inputs: _Inputs, probabilities, train_params: dict[str, Any]) -> None:
+    import mlflow
+
+    # One day (the newest evaluation date), not the pooled evaluation window: see training_reference.
+    reference = training_reference(inputs.evaluation, inputs.columns, probabilities, int(train_params.get("reference_quantiles", 10)))
+    mlflow.log_dict(reference, "reference/distributions.json")
+
+
+def _log_registered_model(model, example_rows, model_name: str) -> str:
+    """Log the booster with its signature and pinned requirements, registered under `model_name`; the new version."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = example_rows.head(5)
+    info = mlflow.xgboost.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+        input_example=example,
+        registered_model_name=model_name,
+        pip_requirements=serving_requirements(),
+    )
+    return str(info.registered_model_version)
+
+
+def _tag_version(client: MlflowClient, model_name: str, version: str, inputs: _Inputs, run_key: str | None) -> None:
     # Lineage on the version itself, readable from the registry without opening the run.
-    client.set_model_version_tag(model_name, version, GIT_COMMIT_TAG, commit["commit"])
-    client.set_model_version_tag(model_name, version, "data.sha256", fingerprint["sha256"])
-    for key, value in dvc_hashes.items():
-        client.set_model_version_tag(model_name, version, key, value)
+    tags = {GIT_COMMIT_TAG: inputs.commit["commit"], "data.sha256": inputs.fingerprint["sha256"], **inputs.dvc_hashes}
     if run_key is not None:
-        client.set_model_version_tag(model_name, version, RUN_KEY_TAG, run_key)
-    # Judged on what the run logged, as a retry would judge it: one verdict per version.
-    decision = gate_version(client, model_name, version, policy, aliases, force_promote)
-    return _result(client, model_name, version, decision.as_dict(), resumed=False)
+        tags[RUN_KEY_TAG] = run_key
+    tag_version(client, model_name, version, tags)
 
 
 def _result(client: MlflowClient, model_name: str, version: str, gate: dict[str, Any], resumed: bool) -> TrainResult:
     """What a training returns, read back from the version's run: the same whether it trained now or earlier."""
-    registered = client.get_model_version(model_name, version)
+    registered = model_version(client, model_name, version)
     metrics = client.get_run(registered.run_id).data.metrics
     result = TrainResult(
         run_id=registered.run_id,

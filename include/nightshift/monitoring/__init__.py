@@ -7,5 +7,5 @@
 - `report`: the per-date PNG and HTML drift report.
 - `monitor`: one date end to end: measure, decide, store atomically, render.
 - `scored_day`: the version and folders a date is judged by, from its published run in `scoring_runs`; disagreeing events refused.
-- `comparison`: champion against challenger on matured days (paired bootstrap) and the rollout policy (pure).
+- `comparison`: champion against challenger on matured days (paired bootstrap), per segment.
 """

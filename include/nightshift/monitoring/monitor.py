@@ -8,17 +8,18 @@ reason whatever it is; the caller raises the ``churn_drift`` Asset only when it 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
+from nightshift.landing import landed_days
 from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
 from nightshift.monitoring.performance import performance_reason
 from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
 from nightshift.monitoring.reference import champion_date_max, load_reference
 from nightshift.monitoring.report import write_report
-from nightshift.quality.landing import landed_days
 from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
 from nightshift.warehouse.performance import ensure_performance_schema, read_performance
 
@@ -36,6 +37,19 @@ def newest_labelled(snapshots: list[date], day: date, horizon_days: int) -> date
 
 def metric_rows(drift: DayDrift | None) -> list[MetricRow]:
     return [] if drift is None else [MetricRow(m.column, m.metric, m.value, m.threshold, m.drifted) for m in drift.metrics]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the decision weighs besides the day's drift: the champion, recent decisions, labels, realized performance."""
+
+    champion_version: str | None
+    champion_max: date | None
+    history: list[PastDay]
+    labelled: date | None
+    underperforming: str | None
+    # Days of the day's shortest feature window accepted as missing (policy: drift over them is no retrain).
+    accepted_gaps: tuple[date, ...] = ()
 
 
 def monitor_day(
@@ -59,35 +73,8 @@ def monitor_day(
     policy = DriftPolicy.from_params(drift_params)
     ensure_drift_schema(database_url)
     reference = load_reference(model_name, model_version)
-    champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])
-    lookback = max(policy.consecutive_days, policy.cooldown_days) + 1
-    history = [PastDay(r.score_date, r.drifted, r.decision) for r in read_drift_runs(database_url, day, lookback)]
-    horizon = int(params["train"]["label_horizon_days"])
-    labelled = newest_labelled(landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION), day, horizon)
-    # The champion's newest realized figure, if its label window closed recently: an older one is stale.
-    ensure_performance_schema(database_url)
-    realized = read_performance(database_url, day - timedelta(days=horizon + policy.cooldown_days), day)
-    underperforming = performance_reason(realized, champion_version, params["gate"].get("floors") or {})
-
-    drift: DayDrift | None
-    try:
-        drift = measure_day(features_path, scores_path, reference.distributions, settings)
-    except NotEnoughRowsError as exc:
-        drift, rows, verdict = None, exc.rows, not_enough_rows(str(exc))
-    else:
-        rows = drift.rows
-        verdict: Verdict = decide(
-            day,
-            drift.score_drifted,
-            drift.drifted_inputs,
-            history,
-            labelled,
-            champion_max,
-            policy,
-            severe_inputs=drift.severe_inputs(settings.severe_psi),
-            performance_reason=underperforming,
-            accepted_gaps=accepted_gaps or (),
-        )
+    context = replace(_context(day, database_url, model_name, params, data_dir, policy), accepted_gaps=tuple(accepted_gaps or ()))
+    drift, rows, verdict = _measure_and_decide(day, features_path, scores_path, reference.distributions, settings, policy, context)
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 
     report = write_report(reports_root, day, f"{model_name} version {model_version}", drift, reference.distributions["score"], verdict)
@@ -105,18 +92,64 @@ def monitor_day(
         report_path=str(report),
     )
     write_drift(database_url, run, metric_rows(drift))
+    return _summary(run, verdict, drift, context.champion_version)
+
+
+def _context(day: date, database_url: str, model_name: str, params: dict[str, Any], data_dir: Path, policy: DriftPolicy) -> _Context:
+    champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])
+    lookback = max(policy.consecutive_days, policy.cooldown_days) + 1
+    history = [PastDay(r.score_date, r.drifted, r.decision) for r in read_drift_runs(database_url, day, lookback)]
+    horizon = int(params["train"]["label_horizon_days"])
+    labelled = newest_labelled(landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION), day, horizon)
+    # The champion's newest realized figure, if its label window closed recently: an older one is stale.
+    ensure_performance_schema(database_url)
+    realized = read_performance(database_url, day - timedelta(days=horizon + policy.cooldown_days), day)
+    underperforming = performance_reason(realized, champion_version, params["gate"].get("floors") or {})
+    return _Context(champion_version, champion_max, history, labelled, underperforming)
+
+
+def _measure_and_decide(
+    day: date,
+    features_path: Path,
+    scores_path: Path,
+    distributions: dict[str, Any],
+    settings: DriftSettings,
+    policy: DriftPolicy,
+    context: _Context,
+) -> tuple[DayDrift | None, int, Verdict]:
+    """The day's drift (None when too few rows to measure), its row count and the policy's verdict."""
+    try:
+        drift = measure_day(features_path, scores_path, distributions, settings)
+    except NotEnoughRowsError as exc:
+        return None, exc.rows, not_enough_rows(str(exc))
+    verdict = decide(
+        day,
+        drift.score_drifted,
+        drift.drifted_inputs,
+        context.history,
+        context.labelled,
+        context.champion_max,
+        policy,
+        severe_inputs=drift.severe_inputs(settings.severe_psi),
+        performance_reason=context.underperforming,
+        accepted_gaps=context.accepted_gaps,
+    )
+    return drift, drift.rows, verdict
+
+
+def _summary(run: DriftRun, verdict: Verdict, drift: DayDrift | None, champion_version: str | None) -> dict[str, Any]:
     return {
-        "score_date": day.isoformat(),
-        "model_name": model_name,
-        "model_version": str(model_version),
+        "score_date": run.score_date.isoformat(),
+        "model_name": run.model_name,
+        "model_version": run.model_version,
         "champion_version": champion_version,
-        "rows": rows,
+        "rows": run.rows,
         "drifted": verdict.drifted,
         "decision": verdict.decision,
         "reason": verdict.reason,
         "retrain": verdict.retrain,
-        "drifted_columns": drifted_columns,
+        "drifted_columns": run.drifted_columns,
         "score_psi": run.score_psi,
         "psi": {m.column: m.value for m in (drift.metrics if drift else []) if m.metric == PSI},
-        "report": str(report),
+        "report": run.report_path,
     }

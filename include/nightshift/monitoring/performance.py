@@ -11,32 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 from nightshift.contract import PLANS, REGIONS
 from nightshift.features.point_in_time import label_snapshots
+from nightshift.warehouse.rows import ALL, ROC_AUC, PerformanceRow
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-ALL = "all"
-ROC_AUC = "roc_auc"
-
-
-@dataclass(frozen=True)
-class PerformanceRow:
-    score_date: date
-    model_name: str
-    model_version: str
-    segment: str  # "all", "plan=basic", "region=north", ...
-    metric: str
-    value: float
-    rows: int
-    positives: int
 
 
 def matured_dates(scored: Sequence[date], snapshots: Sequence[date], day: date, horizon_days: int) -> dict[date, date]:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
-from nightshift.monitoring.performance import ALL, ROC_AUC, matured_dates, realized_rows
-from nightshift.quality.landing import landed_days
+from nightshift.landing import landed_days
+from nightshift.monitoring.performance import matured_dates, realized_rows
 from nightshift.warehouse.performance import (
     dates_with_performance,
     ensure_performance_schema,
@@ -23,6 +23,7 @@ from nightshift.warehouse.performance import (
     published_scores,
     write_performance,
 )
+from nightshift.warehouse.rows import ALL, ROC_AUC
 
 if TYPE_CHECKING:
     import pandas as pd

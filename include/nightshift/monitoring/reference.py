@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nightshift.model.registry import mlflow_outages, model_version, registry_client, version_by_alias
 from nightshift.warehouse.connection import redact_url
+
+if TYPE_CHECKING:
+    from nightshift.quality.bands import ReferenceBands
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +64,18 @@ def champion_date_max(model_name: str, alias: str) -> tuple[str | None, date | N
             return None, None
         value = client.get_run(champion.run_id).data.params.get("data.date_max")
     return str(champion.version), (date.fromisoformat(value) if value and value != "None" else None)
+
+
+def champion_bands(params: Mapping[str, Any]) -> ReferenceBands:
+    """The bands of the version serving now (params.yaml model.champion_alias).
+
+    There is always a champion when a day is scored: without one this raises the registry's
+    own reason (nothing trained yet, or the gate refused every version) before features are judged.
+    """
+    from nightshift.model.registry import Aliases, serving_model
+    from nightshift.quality.bands import reference_bands
+
+    name = params["model"]["name"]
+    champion = serving_model(name, Aliases.from_params(params["model"]).champion)
+    reference = load_reference(name, champion.version)
+    return reference_bands(name, reference.model_version, reference.run_id, reference.distributions, params["quality"])

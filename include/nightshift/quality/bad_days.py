@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, EVENTS, customers_partition, events_partition
+from nightshift.landing import first_landed_day, unlanded_days
 from nightshift.quality.audit import LOCK_NAMESPACE as QUALITY_LOCK_NAMESPACE
 from nightshift.quality.audit import QUALITY, QUALITY_TABLE
-from nightshift.quality.landing import first_landed_day, unlanded_days
 from nightshift.quality.validation import CUSTOMERS_SUITE, EVENTS_SUITE, FILE_CHECKS, DataQualityError
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.ddl import Table, ensure_tables

@@ -112,18 +112,3 @@ def reference_bands(
     source = f"the reference of {model_name} version {version} (run {run_id})"
     bands = mean_bands(distributions.get("features", {}), list(settings["mean_columns"]), band_sd, source)
     return ReferenceBands(model_name, version, run_id, band_sd, bands)
-
-
-def champion_bands(params: Mapping[str, Any]) -> ReferenceBands:
-    """The bands of the version serving now (params.yaml model.champion_alias).
-
-    There is always a champion when a day is scored: without one this raises the registry's
-    own reason (nothing trained yet, or the gate refused every version) before features are judged.
-    """
-    from nightshift.model.registry import Aliases, serving_model
-    from nightshift.monitoring.reference import load_reference
-
-    name = params["model"]["name"]
-    champion = serving_model(name, Aliases.from_params(params["model"]).champion)
-    reference = load_reference(name, champion.version)
-    return reference_bands(name, reference.model_version, reference.run_id, reference.distributions, params["quality"])

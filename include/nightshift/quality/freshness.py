@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION, EVENTS, EVENTS_PARTITION
-from nightshift.quality.landing import describe_landing_zone, landed_days, missing_partitions
+from nightshift.landing import describe_landing_zone, landed_days, missing_partitions
 
 GUARD = "data_freshness"
 

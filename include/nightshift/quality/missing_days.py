@@ -33,8 +33,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from nightshift.contract import CUSTOMERS, EVENTS
+from nightshift.landing import compact_days, first_landed_day, unlanded_days
 from nightshift.quality.bad_days import RawWindow, accepted_missing
-from nightshift.quality.landing import compact_days, first_landed_day, unlanded_days
 from nightshift.quality.validation import DataQualityError
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nightshift.features.columns import KEYS, active_days_columns, feature_columns, one_hot_columns
+from nightshift.feature_list import KEYS, active_days_columns, feature_columns, one_hot_columns
 
 FEATURE_SUITES = ("features", "training_set")
 # Expectation ids are derived from the rule, so regenerating an unchanged suite changes no byte.

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nightshift.config import data_dir as default_data_dir
 from nightshift.config import project_home
 from nightshift.contract import CUSTOMERS_COLUMNS, EVENTS_COLUMNS, customers_partition, events_partition
-from nightshift.quality.landing import describe_landing_zone
+from nightshift.landing import describe_landing_zone
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,13 +15,12 @@ shadow publish starts only after the served rows are committed.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from nightshift.features.columns import feature_columns
 from nightshift.model.registry import Aliases, ServingModel, registry_client, serving_model, version_by_alias
 from nightshift.scoring.rollout import Canary
 
@@ -29,7 +28,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import SparkSession
 
+    from nightshift.warehouse.publish import ScoreLineage
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def shadow_challenger(name: str, aliases: Aliases, champion_version: str) -> ServingModel | None:
@@ -61,10 +63,90 @@ def pair_batches(path: Path, probability: str, canary: bool | None) -> Iterator[
             )
 
 
-def _lineage(model: ServingModel, data_version: str, scored_at: datetime) -> Any:
-    from nightshift.warehouse.publish import ScoreLineage
+def isolated(step: Callable[[], T]) -> tuple[T | None, str | None]:
+    """``step()`` and None, or None and what it raised: the challenger's failures are recorded, never the served rows'."""
+    try:
+        return step(), None
+    except Exception as exc:  # whatever is wrong with the challenger, the champion still publishes
+        return None, f"{type(exc).__name__}: {exc}"
 
-    return ScoreLineage(model.name, model.version, model.run_id, data_version, scored_at)
+
+@dataclass
+class ChallengerRun:
+    """The challenger's part of a day's scoring: its booster (or why it has none), its pass, its shadow publish."""
+
+    model: ServingModel
+    score_date: date
+    canary: Canary
+    booster: bytes | None
+    problem: str | None
+    paired: bool = False
+
+    @classmethod
+    def load(cls, model: ServingModel, columns: list[str], score_date: date, canary: Canary) -> ChallengerRun:
+        """The challenger's booster, checked against the feature list; a problem (logged) when it cannot score."""
+        from nightshift.scoring.predict import check_booster_inputs, load_booster
+
+        def load_checked() -> bytes:
+            raw = load_booster(model.uri, columns)
+            check_booster_inputs(raw, columns, f"challenger {model.name} version {model.version}")
+            return raw
+
+        booster, error = isolated(load_checked)
+        problem = None if error is None else f"challenger version {model.version} cannot score: {error}"
+        if problem is not None:
+            log.error("SHADOW SCORING FAILED for %s: %s; churn_scores is published by the champion alone", score_date, problem)
+        return cls(model, score_date, canary, booster, problem)
+
+    @property
+    def serves_canary(self) -> bool:
+        return self.paired and self.canary.active
+
+    def score_pair(self, spark: SparkSession, features_path: Path, served: bytes, columns: list[str], scores_dir: Path) -> bool:
+        """Both models in one Spark pass into ``scores_dir``; False (the problem recorded) when the challenger cannot."""
+        from nightshift.scoring.predict import score_features_pair
+
+        booster = self.booster
+        if booster is None:
+            return False
+        _, error = isolated(lambda: score_features_pair(spark, features_path, served, booster, columns, scores_dir, self.canary))
+        if error is not None:
+            self.problem = f"challenger version {self.model.version} failed in the scoring pass: {error}"
+            log.error("SHADOW SCORING FAILED for %s: %s; scoring again with the champion alone", self.score_date, self.problem)
+        self.paired = error is None
+        return self.paired
+
+    def count_canary_rows(self, scores_dir: Path, served_rows: int) -> int:
+        """How many served rows are the challenger's (logged when any)."""
+        rows = _canary_rows(scores_dir) if self.serves_canary else 0
+        if rows:
+            version = self.model.version
+            log.info("canary: %d of %d served rows of %s come from challenger version %s", rows, served_rows, self.score_date, version)
+        return rows
+
+    def publish(self, database_url: str, lineage: ScoreLineage, scores_dir: Path, folders: dict[str, str]) -> dict[str, Any]:
+        """The challenger's rows into ``churn_scores_shadow`` after the served rows are committed; or its failed run recorded."""
+        from nightshift.warehouse.audit import record_failed_run, scoring_run
+        from nightshift.warehouse.publish import publish_score_batches
+        from nightshift.warehouse.schema import SHADOW, SHADOW_TABLE
+
+        model, day = self.model, self.score_date
+        if not self.paired:
+            failed = record_failed_run(database_url, day, model.name, model.version, model.run_id, SHADOW, str(self.problem), **folders)
+            return {"status": "failed", "model_version": model.version, "error": self.problem, "scoring_run": failed}
+
+        def shadow_publish() -> tuple[int, int]:
+            with scoring_run(database_url, day, model.name, model.version, model.run_id, SHADOW, **folders) as shadow_run:
+                batches = pair_batches(scores_dir, "challenger_probability", canary=None)
+                published = publish_score_batches(database_url, day, lineage, batches, shadow_run, table=SHADOW_TABLE)
+            return published.rows, shadow_run
+
+        # A failure is recorded failed by scoring_run; the served rows are already committed.
+        done, error = isolated(shadow_publish)
+        if done is None:
+            log.error("SHADOW PUBLISH FAILED for %s (challenger version %s): %s", day, model.version, error)
+            return {"status": "failed", "model_version": model.version, "error": error}
+        return {"status": "succeeded", "model_version": model.version, "rows": done[0], "scoring_run": done[1]}
 
 
 def score_day_with_challenger(
@@ -82,118 +164,19 @@ def score_day_with_challenger(
 
     Without a challenger other than the champion this is ``score_day``: the champion serves everyone.
     """
-    from nightshift.scoring.predict import check_booster_inputs, load_booster, score_features, score_features_pair
-    from nightshift.scoring.score import fingerprint, iter_score_batches, score_day
-    from nightshift.warehouse.audit import record_failed_run, scoring_run
-    from nightshift.warehouse.publish import publish_score_batches
-    from nightshift.warehouse.schema import SHADOW, SHADOW_TABLE, ensure_schema
+    from nightshift.scoring.score import score_and_publish
+    from nightshift.warehouse.schema import ensure_schema
 
     ensure_schema(database_url)
     champion = serving_model(model_name, aliases.champion)
     challenger = shadow_challenger(model_name, aliases, champion.version)
-    if challenger is None:
-        if canary.active:
-            log.warning(
-                "rollout.canary_fraction is %s but %s has no challenger besides the champion: the champion serves everyone",
-                canary.fraction,
-                model_name,
-            )
-        result = score_day(spark, features_path, score_date, database_url, model_name, windows, scores_dir, aliases.champion)
-        return {**result, "shadow": None, "canary_rows": 0}
-
-    columns = feature_columns(windows)
-    problem: str | None = None
-    challenger_raw: bytes | None = None
-    try:
-        challenger_raw = load_booster(challenger.uri, columns)
-        check_booster_inputs(challenger_raw, columns, f"challenger {model_name} version {challenger.version}")
-    except Exception as exc:  # whatever is wrong with the challenger, the champion still publishes
-        problem = f"challenger version {challenger.version} cannot score: {type(exc).__name__}: {exc}"
-        challenger_raw = None
-        log.error("SHADOW SCORING FAILED for %s: %s; churn_scores is published by the champion alone", score_date, problem)
-
-    folders = {"features_path": str(features_path), "scores_path": str(scores_dir)}
-    with scoring_run(database_url, score_date, champion.name, champion.version, champion.run_id, **folders) as run:
-        champion_raw = load_booster(champion.uri, columns)
-        scored_at = datetime.now(UTC)
-        data_version = fingerprint(features_path)
-        served = _lineage(champion, data_version, scored_at)
-        t0 = time.monotonic()
-        pair = False
-        if challenger_raw is not None:
-            try:
-                score_features_pair(spark, features_path, champion_raw, challenger_raw, columns, scores_dir, canary)
-                pair = True
-            except Exception as exc:
-                problem = f"challenger version {challenger.version} failed in the scoring pass: {type(exc).__name__}: {exc}"
-                log.error("SHADOW SCORING FAILED for %s: %s; scoring again with the champion alone", score_date, problem)
-        if not pair:
-            score_features(spark, features_path, champion_raw, columns, scores_dir)
-        log.info("predicted on Spark in %.1fs (%s)", time.monotonic() - t0, "champion and challenger" if pair else "champion")
-        if pair and canary.active:
-            canary_lineage = _lineage(challenger, data_version, scored_at)
-            published = publish_score_batches(
-                database_url,
-                score_date,
-                served,
-                pair_batches(scores_dir, "churn_probability", canary=False),
-                run,
-                more=[(canary_lineage, pair_batches(scores_dir, "challenger_probability", canary=True))],
-            )
-        else:
-            published = publish_score_batches(database_url, score_date, served, iter_score_batches(scores_dir), run)
-    canary_rows = _canary_rows(scores_dir) if pair and canary.active else 0
-    if canary_rows:
-        log.info(
-            "canary: %d of %d served rows of %s come from challenger version %s",
-            canary_rows,
-            published.rows,
-            score_date,
-            challenger.version,
+    if challenger is None and canary.active:
+        log.warning(
+            "rollout.canary_fraction is %s but %s has no challenger besides the champion: the champion serves everyone",
+            canary.fraction,
+            model_name,
         )
-
-    shadow: dict[str, Any]
-    if pair:
-        try:
-            with scoring_run(
-                database_url, score_date, challenger.name, challenger.version, challenger.run_id, SHADOW, **folders
-            ) as shadow_run:
-                shadow_published = publish_score_batches(
-                    database_url,
-                    score_date,
-                    _lineage(challenger, data_version, scored_at),
-                    pair_batches(scores_dir, "challenger_probability", canary=None),
-                    shadow_run,
-                    table=SHADOW_TABLE,
-                )
-            shadow = {"status": "succeeded", "model_version": challenger.version, "rows": shadow_published.rows, "scoring_run": shadow_run}
-        except Exception as exc:  # recorded failed by scoring_run; the served rows are already committed
-            log.error(
-                "SHADOW PUBLISH FAILED for %s (challenger version %s): %s: %s", score_date, challenger.version, type(exc).__name__, exc
-            )
-            shadow = {"status": "failed", "model_version": challenger.version, "error": f"{type(exc).__name__}: {exc}"}
-    else:
-        failed = record_failed_run(
-            database_url, score_date, challenger.name, challenger.version, challenger.run_id, SHADOW, str(problem), **folders
-        )
-        shadow = {"status": "failed", "model_version": challenger.version, "error": problem, "scoring_run": failed}
-
-    result = {
-        "score_date": score_date.isoformat(),
-        "rows": published.rows,
-        "replaced": published.replaced,
-        "model_name": champion.name,
-        "model_version": champion.version,
-        "run_id": champion.run_id,
-        "data_version": data_version,
-        "scores_path": str(scores_dir),
-        "scoring_run": run,
-        "mean_probability": published.mean_probability,
-        "shadow": shadow,
-        "canary_rows": canary_rows,
-    }
-    log.info("scored %s", result)
-    return result
+    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, champion, challenger, canary)
 
 
 def _canary_rows(path: Path) -> int:

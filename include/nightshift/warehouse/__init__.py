@@ -7,5 +7,6 @@
 - `audit`: `scoring_runs` rows (running, failed; succeeded is written by the publish), runs of dead workers found,
   the published run of a date and the folders its rows came from.
 - `readers`: published rows back out.
+- `rows`: the row types of `model_performance` and `model_comparison` (plain values).
 - `comparison`: `model_comparison` (champion against challenger per matured date and segment), shadow rows back out.
 """

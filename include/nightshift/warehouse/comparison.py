@@ -10,11 +10,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nightshift.monitoring.comparison import METRICS, ComparisonRow
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.date_rows import replace_date_rows
 from nightshift.warehouse.ddl import Table, ensure_tables
 from nightshift.warehouse.readers import date_columns
+from nightshift.warehouse.rows import METRICS, ComparisonRow
 from nightshift.warehouse.schema import SHADOW_TABLE, check_score_date
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import astuple
 from typing import TYPE_CHECKING
 
-from nightshift.monitoring.performance import PerformanceRow
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.date_rows import replace_date_rows
 from nightshift.warehouse.ddl import Table, ensure_tables
 from nightshift.warehouse.readers import date_columns
+from nightshift.warehouse.rows import PerformanceRow
 from nightshift.warehouse.schema import SCORES_TABLE, check_score_date
 
 if TYPE_CHECKING:

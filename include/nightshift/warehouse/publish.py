@@ -155,41 +155,7 @@ def publish_score_batches(
         with conn, conn.cursor() as cur:
             create_schema(cur)
         with conn, conn.cursor() as cur:
-            # Named after the session: concurrent publishers of one date each load their own table.
-            staging = f"{table}_load_{conn.get_backend_pid()}"
-            _create_staging(cur, staging, score_date, table)
-            for group_lineage, source in groups:
-                _set_lineage(cur, staging, score_date, group_lineage)
-                try:
-                    cur.copy_expert(
-                        sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
-                        .format(sql.Identifier(staging))
-                        .as_string(cur),
-                        source,
-                        size=1 << 20,
-                    )
-                except psycopg2.Error:
-                    if source.error is not None:
-                        raise source.error from None
-                    raise
-            rows = sum(source.rows for _, source in groups)
-            if rows == 0:
-                # An empty publish would silently wipe the day's scores; that is never what a scoring run means.
-                raise ValueError(f"no score rows for {score_date}: refusing to replace the date's scores with nothing")
-            # Serialise publishers of the same date: without it, two concurrent reruns could both find
-            # the date missing, or both delete the old rows and then collide (or mix) on insert.
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS[table], score_date.toordinal()))
-            try:
-                replaced, method, attempts = _swap_in(cur, staging, score_date, swap, table)
-            except psycopg2.errors.UniqueViolation as exc:
-                raise ValueError(f"scores for {score_date} hold duplicated customer_id values: {exc.diag.message_detail}") from exc
-            if scoring_run is not None:
-                cur.execute(
-                    f"UPDATE {RUNS_TABLE} SET status = 'succeeded', rows = %s, finished_at = clock_timestamp() WHERE id = %s",
-                    (rows, scoring_run),
-                )
-                if cur.rowcount != 1:
-                    raise LookupError(f"scoring run {scoring_run} is not in {RUNS_TABLE}; rolled back")
+            rows, (replaced, method, attempts) = _load_and_swap(cur, conn.get_backend_pid(), score_date, groups, swap, table, scoring_run)
     finally:
         conn.close()
     result = Published(
@@ -211,6 +177,59 @@ def publish_score_batches(
         result.seconds,
     )
     return result
+
+
+def _load_and_swap(
+    cur: psycopg2.extensions.cursor,
+    backend_pid: int,
+    score_date: dt.date,
+    groups: Sequence[tuple[ScoreLineage, BinaryCopySource]],
+    swap: SwapPolicy,
+    table: str,
+    scoring_run: int | None,
+) -> tuple[int, tuple[int, str, int]]:
+    """In the caller's transaction: COPY every group into a staging table, swap it in, mark the run; rows and the swap's outcome."""
+    # Named after the session: concurrent publishers of one date each load their own table.
+    staging = f"{table}_load_{backend_pid}"
+    _create_staging(cur, staging, score_date, table)
+    for group_lineage, source in groups:
+        _set_lineage(cur, staging, score_date, group_lineage)
+        _copy_in(cur, staging, source)
+    rows = sum(source.rows for _, source in groups)
+    if rows == 0:
+        # An empty publish would silently wipe the day's scores; that is never what a scoring run means.
+        raise ValueError(f"no score rows for {score_date}: refusing to replace the date's scores with nothing")
+    # Serialise publishers of the same date: without it, two concurrent reruns could both find
+    # the date missing, or both delete the old rows and then collide (or mix) on insert.
+    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS[table], score_date.toordinal()))
+    try:
+        swapped = _swap_in(cur, staging, score_date, swap, table)
+    except psycopg2.errors.UniqueViolation as exc:
+        raise ValueError(f"scores for {score_date} hold duplicated customer_id values: {exc.diag.message_detail}") from exc
+    if scoring_run is not None:
+        cur.execute(
+            f"UPDATE {RUNS_TABLE} SET status = 'succeeded', rows = %s, finished_at = clock_timestamp() WHERE id = %s",
+            (rows, scoring_run),
+        )
+        if cur.rowcount != 1:
+            raise LookupError(f"scoring run {scoring_run} is not in {RUNS_TABLE}; rolled back")
+    return rows, swapped
+
+
+def _copy_in(cur: psycopg2.extensions.cursor, staging: str, source: BinaryCopySource) -> None:
+    """Stream ``source`` into ``staging``; a batch it refused is raised as itself, not as the COPY's error."""
+    try:
+        cur.copy_expert(
+            sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
+            .format(sql.Identifier(staging))
+            .as_string(cur),
+            source,
+            size=1 << 20,
+        )
+    except psycopg2.Error:
+        if source.error is not None:
+            raise source.error from None
+        raise
 
 
 def _create_staging(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, parent: str) -> None:

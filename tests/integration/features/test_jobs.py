@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.generate import generate
 

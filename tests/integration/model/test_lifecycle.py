@@ -23,7 +23,7 @@ import pytest
 import xgboost as xgb
 
 from nightshift.config import load_params
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.generate import generate
 from nightshift.model.gate import FIRST, PROMOTED, REJECTED
@@ -272,7 +272,7 @@ def test_promote_by_hand_then_rollback_walks_the_history_back(trained, registry)
 
 
 def test_list_and_lineage_answer_from_the_registry(trained, registry, training_path: Path, capsys) -> None:
-    from nightshift.local.cli import main
+    from nightshift.cli.main import main
 
     rows = {row.version: row for row in list_versions(NAME)}
     assert list(rows) == ["4", "3", "2", "1"]

@@ -8,7 +8,8 @@ import pytest
 
 from nightshift.model.registry import Aliases, champion_history
 from nightshift.model.rollout import apply_rollout, decide_and_apply
-from nightshift.monitoring.comparison import ComparisonRow, RolloutPolicy, decide_rollout
+from nightshift.model.rollout_policy import RolloutPolicy, decide_rollout
+from nightshift.warehouse.rows import ComparisonRow
 
 pytestmark = pytest.mark.integration
 

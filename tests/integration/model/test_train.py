@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from nightshift.config import load_params
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import training_set
 from nightshift.local.generate import generate
 from nightshift.model.train import TrainResult, train_model

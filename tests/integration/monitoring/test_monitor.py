@@ -169,7 +169,7 @@ def test_drift_show_prints_the_date_and_says_when_there_is_none(db: str) -> None
     ensure_drift_schema(db)
     write_drift(db, _run(DAY, "retrain"), [MetricRow("monthly_fee", "psi", 2.5, 0.25, True)])
     env = {**os.environ, "NIGHTSHIFT_DATABASE_URL": db}
-    cli = [sys.executable, "-m", "nightshift.local.cli", "drift", "show"]
+    cli = [sys.executable, "-m", "nightshift.cli", "drift", "show"]
     shown = subprocess.run([*cli, DAY.isoformat()], env=env, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "decision  retrain: because retrain" in shown.stdout
@@ -180,8 +180,8 @@ def test_drift_show_prints_the_date_and_says_when_there_is_none(db: str) -> None
 
 
 def test_a_realized_auc_below_the_floor_asks_for_a_retrain_on_a_clean_day_through_the_guards(db: str, registry, tmp_path: Path) -> None:
-    from nightshift.monitoring.performance import PerformanceRow
     from nightshift.warehouse.performance import ensure_performance_schema, write_performance
+    from nightshift.warehouse.rows import PerformanceRow
 
     params = load_params()
     base = features(3000, seed=1)

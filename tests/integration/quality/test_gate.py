@@ -15,7 +15,7 @@ import pytest
 
 from nightshift.config import load_params
 from nightshift.contract import customers_partition, events_partition
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.badinput import corrupt_day
 from nightshift.local.generate import generate

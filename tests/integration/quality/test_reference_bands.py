@@ -23,7 +23,7 @@ from nightshift.contract import events_partition
 from nightshift.features.jobs import scoring_features, training_set
 from nightshift.local.generate import generate
 from nightshift.model.train import train_model
-from nightshift.quality.bands import champion_bands
+from nightshift.monitoring.reference import champion_bands
 from nightshift.quality.gate import gate_parquet
 from nightshift.quality.validation import DataQualityError
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from nightshift.airflow.context import run_folder_name
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.jobs import scoring_features
 from nightshift.local.generate import generate
 from nightshift.model.registry import Aliases

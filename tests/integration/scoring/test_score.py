@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.model.registry import ServingModel, serving_model
 from nightshift.scoring.predict import load_booster
 from nightshift.scoring.score import score_day

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.model.registry import Aliases, ServingModel
 from nightshift.scoring.rollout import Canary, in_canary
 from nightshift.scoring.shadow import score_day_with_challenger

@@ -49,7 +49,7 @@ def test_a_day_before_the_landed_range_fails_the_task_without_retries(tmp_path) 
     from airflow.sdk.exceptions import AirflowFailException
 
     from nightshift.airflow.context import final_on_bad_data
-    from nightshift.quality.landing import day_has_landed
+    from nightshift.landing import day_has_landed
 
     for folder in ("events/event_date=2026-06-28", "customers/snapshot_date=2026-06-28"):
         (tmp_path / folder).mkdir(parents=True)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.features.point_in_time import build_features
 from tests.unit._frames import by_key, customer, customers_frame, day, event, events_frame
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nightshift.config import load_params
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.model.train import choose_n_trees, effective_params, monotone_constraints
 
 pytestmark = pytest.mark.unit

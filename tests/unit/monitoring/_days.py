@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from nightshift.contract import PLANS, REGIONS
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.model.evaluation import reference_distributions
 
 COLUMNS = feature_columns()

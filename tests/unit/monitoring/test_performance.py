@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nightshift.monitoring.performance import PerformanceRow, matured_dates, performance_reason, realized_rows, segment_metrics
+from nightshift.monitoring.performance import matured_dates, performance_reason, realized_rows, segment_metrics
+from nightshift.warehouse.rows import PerformanceRow
 
 pytestmark = pytest.mark.unit
 

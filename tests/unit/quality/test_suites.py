@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nightshift.config import load_params, project_home
-from nightshift.features.columns import feature_columns
+from nightshift.feature_list import feature_columns
 from nightshift.quality.suites import (
     FEATURE_SUITES,
     check_suite_columns,

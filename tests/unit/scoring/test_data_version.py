@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.features.columns import KEYS
+from nightshift.feature_list import KEYS
 from nightshift.scoring.data_version import data_version
 from nightshift.scoring.score import fingerprint
 

@@ -5,6 +5,8 @@ Lateness is not bad data: a day whose partitions are not there yet is waited for
 has not ended yet, or one older than the first landed day, will never land, so a run for it
 fails at once, naming the landed range. Listing folder names only: no Parquet is opened, so a
 poke stays cheap.
+
+It sits beside the contract whose partition layout it reads, below every sub-package that asks it.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def zone(tmp_path_factory):
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nightshift.local.cli", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nightshift.cli", *args], env=env, capture_output=True, text=True)
 
 
 def _env(pg_url: str, tmp_path: Path, data: Path) -> dict[str, str]:
@@ -81,7 +81,7 @@ def _stage_command(stage: str) -> list[str]:
     """The command dvc.yaml's `stage` runs, with `nightshift` as this interpreter's module."""
     cmd = shlex.split(yaml.safe_load((project_home() / "dvc.yaml").read_text())["stages"][stage]["cmd"])
     assert cmd[0] == "nightshift", cmd
-    return [sys.executable, "-m", "nightshift.local.cli", *cmd[1:]]
+    return [sys.executable, "-m", "nightshift.cli", *cmd[1:]]
 
 
 def test_a_stale_landing_zone_stops_the_dvc_training_stages_before_any_work(pg_url: str, tmp_path: Path, zone) -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def _lineage(url: str, *args: str, **more_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "NIGHTSHIFT_DATABASE_URL": url, **more_env}
-    return subprocess.run([sys.executable, "-m", "nightshift.local.cli", "lineage", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nightshift.cli", "lineage", *args], env=env, capture_output=True, text=True)
 
 
 def test_a_score_or_date_not_in_churn_scores_is_an_error_naming_it(pg_url: str) -> None:

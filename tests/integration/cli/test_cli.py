@@ -28,7 +28,7 @@ def test_scores_with_postgresql_down_says_so_without_a_traceback() -> None:
         "NIGHTSHIFT_DATABASE_URL": f"postgresql://postgres:secret@127.0.0.1:{port}/nightshift",
         "NIGHTSHIFT_PG_CONNECT_ATTEMPTS": "1",
     }
-    cli = [sys.executable, "-m", "nightshift.local.cli", "scores", "2026-06-29"]
+    cli = [sys.executable, "-m", "nightshift.cli", "scores", "2026-06-29"]
     proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -45,9 +45,7 @@ def test_db_url_masks_the_embedded_servers_password_unless_asked(embedded_pg: Em
     assert password
 
     def db(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "nightshift.local.cli", "db", *args], env=env, capture_output=True, text=True, timeout=120
-        )
+        proc = subprocess.run([sys.executable, "-m", "nightshift.cli", "db", *args], env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout + proc.stderr
 
@@ -68,7 +66,7 @@ def quality_cli(pg_url: str, data_dir: Path, quarantine: Path) -> Callable[..., 
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "nightshift.local.cli", "quality", *args], env=env, capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "nightshift.cli", "quality", *args], env=env, capture_output=True, text=True)
 
     return cli
 

@@ -1,4 +1,4 @@
-"""Has a day landed (nightshift.quality.landing): folder listings only, and messages that say what exists."""
+"""Has a day landed (nightshift.landing): folder listings only, and messages that say what exists."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nightshift.contract import customers_partition, events_partition
-from nightshift.quality.landing import (
+from nightshift.landing import (
     DayBeforeLandingError,
     DayNotEndedError,
     day_has_landed,
@@ -106,7 +106,7 @@ def test_the_sensor_names_the_days_of_the_feature_window_that_have_not_landed(tm
     for gap in (10, 11, 12, 20):
         shutil.rmtree(events_partition(tmp_path, date(2026, 6, gap)))
     shutil.rmtree(customers_partition(tmp_path, day))
-    caplog.set_level(logging.INFO, logger="nightshift.quality.landing")
+    caplog.set_level(logging.INFO, logger="nightshift.landing")
 
     assert not day_has_landed(tmp_path, day, TODAY, window_days=90)
     gaps = "2026-06-10..2026-06-12 (3 days), 2026-06-20"
