@@ -220,17 +220,22 @@ def test_drift_raises_sessions_after_the_date(landing: Landing, tmp_path: Path) 
     assert drifted.customers[who].equals(landing.customers[who])
 
 
+def _files_before(landing: Landing, day: date) -> list[str]:
+    """The partition files of the days before ``day``, as keys of `_files`."""
+    return [
+        f"{table}/{column}={d.isoformat()}/part-0.parquet"
+        for d in landing.days
+        if d < day
+        for table, column in (("events", "event_date"), ("customers", "snapshot_date"))
+    ]
+
+
 def test_drift_leaves_the_days_before_it_untouched(landing: Landing, tmp_path: Path) -> None:
     drift_from = START + timedelta(days=30)
     generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from)
     reference = _files(landing.root)
     drifted = _files(tmp_path)
-    before = [
-        f"{table}/{column}={d.isoformat()}/part-0.parquet"
-        for d in landing.days
-        if d < drift_from
-        for table, column in (("events", "event_date"), ("customers", "snapshot_date"))
-    ]
+    before = _files_before(landing, drift_from)
     assert all(key in reference for key in before)
     assert [k for k in before if drifted[k] != reference[k]] == []
 
@@ -263,12 +268,7 @@ def test_activity_drop_leaves_the_days_before_it_byte_identical(landing: Landing
     generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from, drift_kind="activity_drop")
     reference = _files(landing.root)
     drifted = _files(tmp_path)
-    before = [
-        f"{table}/{column}={d.isoformat()}/part-0.parquet"
-        for d in landing.days
-        if d < drift_from
-        for table, column in (("events", "event_date"), ("customers", "snapshot_date"))
-    ]
+    before = _files_before(landing, drift_from)
     assert len(before) == 60
     assert [k for k in before if drifted[k] != reference[k]] == []
     # From the drift date on, the days differ.
