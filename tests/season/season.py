@@ -381,9 +381,16 @@ def result_line(figures: dict[str, object]) -> str:
     return "RESULT " + " ".join(f"{key}={value}" for key, value in figures.items())
 
 
-def run_season(root: Path, nights: int, customers: int = 400, history: int = 150, drift_night: int | None = None) -> dict[str, object]:
+def run_season(
+    root: Path,
+    nights: int,
+    customers: int = 400,
+    history: int = 150,
+    drift_night: int | None = None,
+    faults: dict[int, str] | None = None,
+) -> dict[str, object]:
     """Land, train, then run `nights` nights with their faults; print a line per night and the RESULT line."""
-    faults = FAULTS_FULL if nights >= 20 else FAULTS_SHORT
+    faults = faults if faults is not None else (FAULTS_FULL if nights >= 20 else FAULTS_SHORT)
     drift_night = drift_night if drift_night is not None else (max(faults) + 2 if nights >= 20 else DRIFT_NIGHT_SHORT)
     started = time.monotonic()
     season = prepare(root, customers, history, nights, drift_night)
@@ -431,6 +438,15 @@ def wait_idle(season: Season, dag_id: str) -> None:
         time.sleep(3)
 
 
+def _faults(text: str) -> dict[int, str]:
+    """`--faults 1:pg_restart,3:backfill` as {night: fault}."""
+    pairs = [item.split(":", 1) for item in text.split(",") if item]
+    unknown = [kind for _, kind in pairs if kind not in FAULT_NIGHTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown fault(s) {unknown}: one of {', '.join(FAULT_NIGHTS)}")
+    return {int(night): kind for night, kind in pairs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=30)
@@ -438,10 +454,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=150, help="days landed before the first night")
     parser.add_argument("--drift-night", type=int, default=None, help="the night the data starts to drift (default: after the faults)")
     parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument(
+        "--faults", type=_faults, default=None, help=f"night:fault,... (faults: {', '.join(FAULT_NIGHTS)}; default: the season's own)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     root = args.root or Path(tempfile.mkdtemp(prefix="nightshift-season-"))
-    run_season(root, args.nights, args.customers, args.history, args.drift_night)
+    run_season(root, args.nights, args.customers, args.history, args.drift_night, args.faults)
     return 0
 
 
