@@ -160,6 +160,11 @@ def task_states(airflow: Airflow, dag_id: str, run_id: str) -> dict[str, str]:
     return {ti["task_id"]: ti["state"] for ti in tis}
 
 
+def try_numbers(airflow: Airflow, dag_id: str, run_id: str) -> dict[str, int]:
+    tis = airflow.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    return {ti["task_id"]: int(ti["try_number"]) for ti in tis}
+
+
 def failure_log(airflow: Airflow, dag_id: str, run_id: str) -> str:
     """The log of the first failed task of a run: what the person on call reads."""
     tis = airflow.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

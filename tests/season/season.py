@@ -244,7 +244,8 @@ def night_pg_restart(season: Season, night: Night) -> None:
     time.sleep(3)
     start_embedded(*season.warehouse_pg)
     night.state = api.wait_for_run(season.airflow, "nightly_scoring", run_id, RUN_TIMEOUT_S)["state"]
-    night.note = "warehouse restarted while score ran"
+    tries = api.try_numbers(season.airflow, "nightly_scoring", run_id).get("score")
+    night.note = f"warehouse restarted while score ran; score took {tries} tries"
 
 
 def night_rerun_during_drift(season: Season, night: Night) -> None:
