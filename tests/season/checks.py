@@ -83,3 +83,10 @@ def retrain_days(url: str) -> list[date]:
 def retrains_within_cooldown(days: list[date], cooldown_days: int) -> int:
     """How many retrain decisions came within ``cooldown_days`` of the one before: the policy allows none."""
     return sum(1 for before, after in zip(days, days[1:], strict=False) if (after - before).days < cooldown_days)
+
+
+def running_scoring_runs(url: str, day: date) -> int:
+    """Scoring runs of ``day`` recorded as running: a score task between its start and its publish."""
+    if not _table(url, "scoring_runs"):
+        return 0
+    return _one(url, "SELECT count(*) FROM scoring_runs WHERE score_date = %s AND status = 'running'", day)

@@ -237,11 +237,13 @@ def night_pg_restart(season: Season, night: Night) -> None:
     """PostgreSQL restarts while the run publishes: the task retries and publishes once."""
     land(season.stage, season.raw, night.day)
     run_id = trigger_scoring(season, night.day, "pg-restart")
+    # The score task records its run in scoring_runs before predicting and holds that connection until it has
+    # published: the server goes away under an open scoring run.
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while api.task_states(season.airflow, "nightly_scoring", run_id).get("score") != "running" and time.monotonic() < deadline:
-        time.sleep(1)
+    while not checks.running_scoring_runs(season.warehouse_url, night.day) and time.monotonic() < deadline:
+        time.sleep(0.5)
     stop_embedded(season.warehouse_pg[0])
-    time.sleep(3)
+    time.sleep(5)
     start_embedded(*season.warehouse_pg)
     night.state = api.wait_for_run(season.airflow, "nightly_scoring", run_id, RUN_TIMEOUT_S)["state"]
     tries = api.try_numbers(season.airflow, "nightly_scoring", run_id).get("score")
