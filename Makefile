@@ -11,7 +11,7 @@ demo: $(STAMP)
 
 # Lint, the docs site (a broken link or a page missing from mkdocs.yml fails it), then the tests.
 test: lint docs
-	$(BIN)/pytest -q -m "not slow and not stack"
+	$(BIN)/pytest -q --durations=15 -m "not slow and not stack"
 
 # The slow tier: the drift loop (about 17 minutes on 2 cores), the rollout loop end to end, every bad-input kind
 # through nightly_scoring, and the dags-test runs of the late, missing and stale days the season covers on the scheduler.
