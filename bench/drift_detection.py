@@ -39,12 +39,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+
+from scratch import scratch_root
 
 START = date(2026, 1, 1)
 # Days of history before the model's as-of day: the training window (train.window_days), the label
@@ -140,10 +141,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
-    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-drift-"))
-    # A throwaway MLflow store: the bench's models never reach the project's registry.
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["NIGHTSHIFT_MLFLOW_ARTIFACTS"] = str(root / "mlartifacts")
+    root = scratch_root("nightshift-bench-drift-")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     from nightshift.config import load_params

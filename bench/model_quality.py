@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from scratch import scratch_root
 
 START = date(2025, 1, 1)
 
@@ -127,10 +127,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
-    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-quality-"))
-    # A throwaway MLflow store: the bench's models never reach the project's registry.
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["NIGHTSHIFT_MLFLOW_ARTIFACTS"] = str(root / "mlartifacts")
+    root = scratch_root("nightshift-bench-quality-")
 
     from nightshift.config import load_params
     from nightshift.features.spark_session import local_session

@@ -38,7 +38,6 @@ import os
 import shutil
 import socket
 import struct
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 from phase_clock import PhaseClock
+from scratch import scratch_root
 
 GIB = 1024**3
 MODEL_NAME = "churn_xgb_bench"
@@ -298,10 +298,8 @@ def bench_environment() -> Iterator[str]:
     from nightshift.local.embedded_pg import start_embedded, stop_embedded
 
     # 0711: as root the server runs as an unprivileged account that must be able to enter the folder.
-    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
+    root = scratch_root("nightshift-bench-")
     root.chmod(0o711)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["NIGHTSHIFT_MLFLOW_ARTIFACTS"] = str(root / "mlartifacts")
     os.environ["NIGHTSHIFT_WORK_DIR"] = str(root / "work")
     pgdata = root / "pgdata"
     try:

@@ -31,12 +31,12 @@ import copy
 import logging
 import os
 import shutil
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 from phase_clock import PhaseClock
+from scratch import scratch_root
 
 START = date(2026, 1, 1)
 
@@ -124,10 +124,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
-    root = Path(tempfile.mkdtemp(prefix="nightshift-bench-train-"))
-    # A throwaway MLflow store: the bench's models never reach the project's registry.
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["NIGHTSHIFT_MLFLOW_ARTIFACTS"] = str(root / "mlartifacts")
+    root = scratch_root("nightshift-bench-train-")
 
     from nightshift.config import load_params
     from nightshift.features.jobs import training_set

@@ -255,10 +255,7 @@ def night_rerun_during_drift(season: Season, night: Night) -> None:
     before = len(api.runs(season.airflow, "drift_monitor"))
     night_plain(season, night)
     # The drift_monitor run the publish started: rerun as soon as it runs (or, on a fast machine, has run).
-    judging = _wait_for(lambda: api.runs(season.airflow, "drift_monitor")[before:], RUN_TIMEOUT_S)
-    while judging and judging[-1]["state"] in ("queued",):
-        time.sleep(1)
-        judging = api.runs(season.airflow, "drift_monitor")[before:]
+    judging = _wait_for(lambda: [r for r in api.runs(season.airflow, "drift_monitor")[before:] if r["state"] != "queued"], RUN_TIMEOUT_S)
     was = judging[-1]["state"] if judging else "absent"
     _, rerun = score(season, night.day, "rerun", logical=False)
     night.note = f"rerun while drift_monitor was {was}: {rerun}"
@@ -433,11 +430,10 @@ def wait_for_drift_retrain(season: Season) -> None:
 
 def wait_idle(season: Season, dag_id: str) -> None:
     """Until no run of ``dag_id`` is queued or running: a night's downstream runs end before the next night starts."""
-    busy = lambda: [r for r in api.runs(season.airflow, dag_id) if r["state"] not in api.TERMINAL]  # noqa: E731
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while busy():
+    while busy := [r["dag_run_id"] for r in api.runs(season.airflow, dag_id) if r["state"] not in api.TERMINAL]:
         if time.monotonic() > deadline:
-            raise api.SeasonError(f"{dag_id} runs still going after {RUN_TIMEOUT_S} s: {busy()}")
+            raise api.SeasonError(f"{dag_id} runs still going after {RUN_TIMEOUT_S} s: {busy}")
         time.sleep(3)
 
 
