@@ -38,7 +38,7 @@ RUN_TIMEOUT_S = 900
 # A late day is waited for by the sensor; it lands this long after its run started, between two pokes.
 POKE_SECONDS = 30
 LATE_AFTER_S = 25
-# The missing day is accepted as no activity, so the next 7 nights (the shortest feature window) read a hole that
+# The missing day is accepted as no activity, so the nights whose shortest feature window (7 days) holds it read a hole that
 # drift monitoring records as an accepted gap; the drift starts after them.
 FAULTS_SHORT = {1: "missing", 3: "late", 5: "bad"}
 DRIFT_NIGHT_SHORT = 8
