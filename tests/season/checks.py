@@ -25,7 +25,7 @@ def night_check(url: str, day: date, expected: int) -> NightCheck:
     rows = _one(url, "SELECT count(*) FROM churn_scores WHERE score_date = %s", day)
     dup = _one(url, "SELECT count(*) - count(DISTINCT customer_id) FROM churn_scores WHERE score_date = %s", day)
     served = _one(url, "SELECT count(*) FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served'", day)
-    decision = _decision(url, day)
+    decision = decision_of(url, day)
     paths = query(
         url,
         "SELECT scores_path FROM scoring_runs WHERE score_date = %s AND status = 'succeeded' AND role = 'served' ORDER BY finished_at",
@@ -54,15 +54,12 @@ def rows_of(url: str, day: date) -> int:
     return _one(url, "SELECT count(*) FROM churn_scores WHERE score_date = %s", day)
 
 
-def _decision(url: str, day: date) -> str | None:
+def decision_of(url: str, day: date) -> str | None:
+    """The drift decision stored for ``day``, None before drift_monitor judged it."""
     if not _table(url, "drift_runs"):
         return None
     found = query(url, "SELECT decision FROM drift_runs WHERE score_date = %s", (day,))
     return str(found[0][0]) if found else None
-
-
-def decision_of(url: str, day: date) -> str | None:
-    return _decision(url, day)
 
 
 def _table(url: str, name: str) -> bool:
