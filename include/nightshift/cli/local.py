@@ -22,9 +22,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--drift-from", type=parse_date, default=None, help="shift behaviour from this date on")
     gen.add_argument(
         "--drift-kind",
-        choices=("usage", "activity_drop"),  # nightshift.local.generate.DRIFT_KINDS, not imported to keep the parser light
+        choices=("usage", "activity_drop", "churn_rise"),  # nightshift.local.generate.DRIFT_KINDS, not imported to keep the parser light
         default="usage",
-        help="usage: more sessions, fees +10 %% (default); activity_drop: daily activity -15 points, south's churn doubles",
+        help=(
+            "usage: more sessions, fees +10 %% (default); activity_drop: daily activity -15 points, south's churn doubles; "
+            "churn_rise: every customer's churn doubles, behaviour unchanged"
+        ),
     )
     gen.add_argument("--out", default=None, help="landing zone root (default: NIGHTSHIFT_DATA_DIR or data/raw)")
     gen.add_argument("--bad", choices=sorted(BAD_KINDS), default=None, help="make one day bad in this way")

@@ -12,7 +12,15 @@ without drift, for drift monitoring to detect. `drift_kind` says how:
 - ``activity_drop``: each customer's daily probability of being active drops by
   `ACTIVITY_DROP` (absolute, 15 points), and customers of `CHURN_RISE_REGION` get a
   daily churn hazard `CHURN_RISE_FACTOR` times higher: a quieter base and one region
-  leaving, as a competitor's launch or a broken app release would bring.
+  leaving, as a competitor's launch or a broken app release would bring;
+- ``churn_rise``: the outcome alone shifts. Every customer's daily churn hazard is
+  `OUTCOME_RISE_FACTOR` times higher, and nothing a customer does before cancelling
+  changes (no earlier fade): the same inputs, more churn, which no estimate made from
+  the scores alone can see.
+
+`true_churn_probabilities` gives each customer's chance of cancelling within a label
+horizon as the generator draws it (without drift): what a perfectly calibrated model
+that knew the hidden propensity would serve.
 """
 
 from __future__ import annotations
@@ -41,12 +49,14 @@ log = logging.getLogger(__name__)
 
 PLAN_FEES = {"basic": 9.99, "standard": 19.99, "premium": 34.99}
 
-USAGE, ACTIVITY_DROP_KIND = "usage", "activity_drop"
-DRIFT_KINDS = (USAGE, ACTIVITY_DROP_KIND)
+USAGE, ACTIVITY_DROP_KIND, CHURN_RISE_KIND = "usage", "activity_drop", "churn_rise"
+DRIFT_KINDS = (USAGE, ACTIVITY_DROP_KIND, CHURN_RISE_KIND)
 # activity_drop: the fall of the daily probability of being active, and the region whose churn rises and by how much.
 ACTIVITY_DROP = 0.15
 CHURN_RISE_REGION = "south"
 CHURN_RISE_FACTOR = 2.0
+# churn_rise: how much higher every customer's daily churn hazard is from the onset on.
+OUTCOME_RISE_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -59,21 +69,42 @@ class GenerateResult:
     churned: int
 
 
-def _simulate(customers: int, days: int, start: date, seed: int, drift_from: date | None, drift_kind: str = USAGE):
-    rng = np.random.default_rng(seed)
-    n = customers
+def _population(rng: np.random.Generator, n: int):
+    """Ids, plan and region indexes and the hidden churn propensity: the simulation's first draws."""
     # Ids are deliberately not 0..n-1: user data has arbitrary keys.
     ids = np.sort(rng.choice(np.arange(100_000, 100_000 + 20 * n), size=n, replace=False)).astype(np.int64)
     plan_idx = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
     region_idx = rng.choice(4, size=n)
     propensity = rng.normal(0.0, 1.0, size=n) + np.array([0.4, 0.0, -0.4])[plan_idx] + np.array([0.0, 0.2, -0.1, 0.1])[region_idx]
+    return ids, plan_idx, region_idx, propensity
+
+
+def churn_hazard(propensity: np.ndarray) -> np.ndarray:
+    """Daily hazard of cancelling: about 5-7 % a month on average, far higher for high propensity."""
+    return 1.0 / (1.0 + np.exp(-(-7.2 + 1.3 * propensity)))
+
+
+def true_churn_probabilities(customers: int, seed: int, horizon_days: int) -> pd.DataFrame:
+    """customer_id and the chance that the customer, if active on a day without drift, cancels within ``horizon_days``.
+
+    The daily hazard is constant per customer and each day's draw is independent (a geometric
+    cancellation day), so the chance is 1 - (1 - hazard) ** horizon on every day the customer is active.
+    The label rule (churn in (d, d + horizon]) draws exactly this Bernoulli outcome.
+    """
+    ids, _, _, propensity = _population(np.random.default_rng(seed), customers)
+    return pd.DataFrame({"customer_id": ids, "probability": 1.0 - (1.0 - churn_hazard(propensity)) ** horizon_days})
+
+
+def _simulate(customers: int, days: int, start: date, seed: int, drift_from: date | None, drift_kind: str = USAGE):
+    rng = np.random.default_rng(seed)
+    n = customers
+    ids, plan_idx, region_idx, propensity = _population(rng, n)
 
     # Two thirds are already customers when the data starts, the rest sign up during it.
     existing = rng.random(n) < 0.67
     signup_offset = np.where(existing, -rng.integers(30, 720, size=n), rng.integers(0, max(days - 1, 1), size=n))
 
-    # Daily hazard of cancelling: about 5-7 % a month on average, far higher for high propensity.
-    hazard = 1.0 / (1.0 + np.exp(-(-7.2 + 1.3 * propensity)))
+    hazard = churn_hazard(propensity)
     first_day = np.maximum(signup_offset, 0)
     churn_after = rng.geometric(hazard)  # days after first observed day
     churn_offset = first_day + churn_after
@@ -90,6 +121,12 @@ def _simulate(customers: int, days: int, start: date, seed: int, drift_from: dat
         # numpy's Poisson sampler takes more or fewer draws from the stream when its rate moves, and
         # every draw after it, the days before the drift date included, would move with it.
         churn_offset, active_fade = _churn_rise(churn_offset, fade, first_day, region_idx, hazard, (drift_from - start).days, day_idx, seed)
+    elif drift_kind == CHURN_RISE_KIND and drift_from is not None:
+        # More cancellations and nothing else: the fade keeps the old cancellation day, so no input moves
+        # for a customer still active (one who cancelled earlier is simply no longer active).
+        everyone = np.ones(n, dtype=bool)
+        onset = (drift_from - start).days
+        churn_offset = _second_draw(churn_offset, first_day, everyone, hazard * OUTCOME_RISE_FACTOR, onset, days, seed)
     alive = (day_idx[None, :] >= signup_offset[:, None]) & (day_idx[None, :] < churn_offset[:, None])
     base_activity = 1.0 / (1.0 + np.exp(-(0.6 - 0.8 * propensity)))
     p_active = np.clip(base_activity[:, None] * active_fade, 0.02, 0.98)
@@ -122,15 +159,22 @@ def _churn_rise(churn_offset, fade, first_day, region_idx, hazard, onset: int, d
     A new cancellation is on or after the onset, and the fade it brings (engagement falling before
     cancelling) is applied from the onset on only: not one value before the onset moves.
     """
-    n = len(churn_offset)
-    raised = np.clip(hazard * CHURN_RISE_FACTOR, 0.0, 1.0)
-    # As the first draw: a cancellation is at least a day after the first observed day.
-    second = np.maximum(onset - 1, first_day) + np.random.default_rng(seed + 2).geometric(raised, size=n)
     in_region = region_idx == REGIONS.index(CHURN_RISE_REGION)
-    earlier = in_region & (churn_offset > onset) & (second < churn_offset) & (second < len(day_idx))
-    new_offset = np.where(earlier, second, churn_offset)
+    new_offset = _second_draw(churn_offset, first_day, in_region, hazard * CHURN_RISE_FACTOR, onset, len(day_idx), seed)
     new_fade = 0.35 + 0.65 * np.clip(new_offset[:, None] - day_idx[None, :], 0, 45) / 45.0
     return new_offset, np.where(day_idx[None, :] >= onset, new_fade, fade)
+
+
+def _second_draw(churn_offset, first_day, who, raised_hazard, onset: int, days: int, seed: int):
+    """Churn offsets after customers ``who`` not cancelled before ``onset`` draw again with ``raised_hazard`` from it on.
+
+    The second draw comes from a stream of its own (``seed + 2``); a customer cancels at the earlier of the two.
+    """
+    raised = np.clip(raised_hazard, 0.0, 1.0)
+    # As the first draw: a cancellation is at least a day after the first observed day.
+    second = np.maximum(onset - 1, first_day) + np.random.default_rng(seed + 2).geometric(raised, size=len(churn_offset))
+    earlier = who & (churn_offset > onset) & (second < churn_offset) & (second < days)
+    return np.where(earlier, second, churn_offset)
 
 
 def _write_partition(table: pa.Table, folder: Path) -> None:

@@ -34,8 +34,10 @@ def matured_dates(scored: Sequence[date], snapshots: Sequence[date], day: date, 
 
 
 def segment_masks(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
-    """(segment, row mask) for every customer, each plan and each region: the segments every realized figure is given for."""
-    out = [(ALL, frame["label"].notna())]
+    """(segment, row mask) for every customer, each plan and each region: the segments every realized and estimated figure is given for."""
+    import pandas as pd
+
+    out = [(ALL, pd.Series(True, index=frame.index))]
     for kind, values in (("plan", PLANS), ("region", REGIONS)):
         out += [(f"{kind}={value}", frame[kind] == value) for value in values]
     return out

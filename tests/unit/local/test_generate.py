@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from nightshift.local.generate import generate
+from nightshift.local.generate import generate, true_churn_probabilities
 from tests.contract import CUSTOMERS_FILE_SCHEMA, EVENTS_FILE_SCHEMA
 
 pytestmark = pytest.mark.unit
@@ -311,3 +311,50 @@ def test_activity_drop_raises_churn_in_one_region_from_the_date_only(landing: La
 def test_an_unknown_drift_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="drift_kind must be one of usage, activity_drop"):
         generate(tmp_path, customers=10, days=5, start_date=START, seed=SEED, drift_from=START, drift_kind="price")
+
+
+def test_churn_rise_moves_the_outcome_and_no_input(landing: Landing, tmp_path: Path) -> None:
+    drift_from = START + timedelta(days=30)
+    generate(tmp_path, customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, drift_from=drift_from, drift_kind="churn_rise")
+    drifted = _load(tmp_path)
+    reference, after = _files(landing.root), _files(tmp_path)
+    assert [k for k in _files_before(landing, drift_from) if after[k] != reference[k]] == []
+    last = landing.days[-1]
+
+    def final(zone: Landing) -> pd.Series:
+        return zone.customers[zone.customers["snapshot_date"] == last].set_index("customer_id")["churn_date"]
+
+    clean_churn, drifted_churn = final(landing), final(drifted)
+    earlier = drifted_churn.notna() & (clean_churn.isna() | (drifted_churn < clean_churn))
+    # More cancellations, in every region, each on or after the onset.
+    assert earlier.sum() > 0.5 * (clean_churn.notna() & (pd.to_datetime(clean_churn).dt.date >= drift_from)).sum()
+    assert (pd.to_datetime(drifted_churn[earlier]).dt.date >= drift_from).all()
+    regions = landing.customers.drop_duplicates("customer_id").set_index("customer_id")["region"]
+    assert regions[earlier[earlier].index].nunique() >= 3
+    # Same inputs: a customer active on a day after the onset in both zones did exactly the same that day.
+    keys = ["event_date", "customer_id"]
+    both = drifted.events.merge(landing.events, on=keys, suffixes=("", "_clean"))
+    assert len(both) > 0.8 * len(drifted.events[drifted.events["event_date"] >= drift_from])
+    for column in ("sessions", "minutes", "support_tickets", "failed_payments"):
+        assert (both[column] == both[f"{column}_clean"]).all(), column
+    # Only customers who cancelled earlier lost days of activity.
+    lost = landing.events.merge(drifted.events[keys], on=keys, how="left", indicator=True)
+    assert set(lost.loc[lost["_merge"] == "left_only", "customer_id"]) <= set(earlier[earlier].index)
+
+
+def test_true_churn_probabilities_are_the_generators_customers_and_its_churn_rate(landing: Landing) -> None:
+    truth = true_churn_probabilities(CUSTOMERS, SEED, 30)
+    assert list(truth["customer_id"]) == sorted(landing.customers["customer_id"].unique())
+    assert truth["probability"].between(0, 1).all() and truth["probability"].std() > 0.02
+    # Each day's 30-day outcome of the customers active on it, against the chance the generator drew it with.
+    last = landing.days[-1]
+    churn = landing.customers[landing.customers["snapshot_date"] == last].set_index("customer_id")["churn_date"]
+    p = truth.set_index("customer_id")["probability"]
+    expected = observed = 0.0
+    for day in landing.days[:29]:
+        snap = landing.customers[landing.customers["snapshot_date"] == day]
+        active = snap[snap["churn_date"].isna()]["customer_id"]
+        when = pd.to_datetime(churn[active]).dt.date
+        observed += float(((when > day) & (when <= day + timedelta(days=30))).sum())
+        expected += float(p[active].sum())
+    assert observed == pytest.approx(expected, rel=0.25), (observed, expected)
