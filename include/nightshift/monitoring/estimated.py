@@ -124,3 +124,14 @@ def estimate_day(url: str, data_dir: Path, day: date) -> dict[str, Any]:
     auc = {r.model_version: round(r.value, 4) for r in rows if r.segment == ALL and r.metric == ROC_AUC}
     log.info("%s: %d published customers; estimated ROC AUC %s", day, len(scores), auc)
     return {"score_date": day.isoformat(), "scored": len(scores), "roc_auc": auc}
+
+
+def auc_series(rows: Sequence[Any]) -> list[tuple[date, float]]:
+    """(date, ROC AUC of every customer) per date, from estimated or realized rows: on a date several versions served
+    (a canary), the figure of the one that served the most customers.
+    """
+    best: dict[date, Any] = {}
+    for r in rows:
+        if r.segment == ALL and r.metric == ROC_AUC and (r.score_date not in best or r.rows > best[r.score_date].rows):
+            best[r.score_date] = r
+    return [(d, best[d].value) for d in sorted(best)]

@@ -16,14 +16,19 @@ from typing import Any
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
 from nightshift.landing import landed_days
 from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
+from nightshift.monitoring.estimated import auc_series, estimate_reason
 from nightshift.monitoring.performance import performance_reason
 from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
 from nightshift.monitoring.reference import champion_date_max, load_reference
-from nightshift.monitoring.report import write_report
+from nightshift.monitoring.report import AucHistory, write_report
 from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
+from nightshift.warehouse.estimated import read_estimated
 from nightshift.warehouse.performance import ensure_performance_schema, read_performance
 
 log = logging.getLogger(__name__)
+
+# Days of estimated and realized ROC AUC the report's chart shows (three label horizons).
+REPORT_DAYS = 90
 
 
 def newest_labelled(snapshots: list[date], day: date, horizon_days: int) -> date | None:
@@ -77,7 +82,8 @@ def monitor_day(
     drift, rows, verdict = _measure_and_decide(day, features_path, scores_path, reference.distributions, settings, policy, context)
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 
-    report = write_report(reports_root, day, f"{model_name} version {model_version}", drift, reference.distributions["score"], verdict)
+    auc = auc_history(database_url, day, (params["gate"].get("floors") or {}).get("roc_auc"))
+    report = write_report(reports_root, day, f"{model_name} version {model_version}", drift, reference.distributions["score"], verdict, auc)
     drifted_columns = ([SCORE] if drift.score_drifted else []) + drift.drifted_inputs if drift else []
     run = DriftRun(
         score_date=day,
@@ -95,6 +101,14 @@ def monitor_day(
     return _summary(run, verdict, drift, context.champion_version)
 
 
+def auc_history(database_url: str, day: date, floor: float | None) -> AucHistory:
+    """The report's chart: estimated and realized ROC AUC of every customer over the `REPORT_DAYS` up to ``day``."""
+    since = day - timedelta(days=REPORT_DAYS)
+    estimated = auc_series(read_estimated(database_url, since, day))
+    realized = auc_series(read_performance(database_url, since, day))
+    return AucHistory(estimated, realized, None if floor is None else float(floor))
+
+
 def _context(day: date, database_url: str, model_name: str, params: dict[str, Any], data_dir: Path, policy: DriftPolicy) -> _Context:
     champion_version, champion_max = champion_date_max(model_name, params["model"]["champion_alias"])
     lookback = max(policy.consecutive_days, policy.cooldown_days) + 1
@@ -104,7 +118,14 @@ def _context(day: date, database_url: str, model_name: str, params: dict[str, An
     # The champion's newest realized figure, if its label window closed recently: an older one is stale.
     ensure_performance_schema(database_url)
     realized = read_performance(database_url, day - timedelta(days=horizon + policy.cooldown_days), day)
-    underperforming = performance_reason(realized, champion_version, params["gate"].get("floors") or {})
+    floors = params["gate"].get("floors") or {}
+    # The estimate from the scores alone under the floor on `consecutive_days` days in a row: a month before labels can tell.
+    estimated = read_estimated(database_url, day - timedelta(days=policy.consecutive_days), day)
+    reasons = (
+        performance_reason(realized, champion_version, floors),
+        estimate_reason(estimated, champion_version, floors, day, policy.consecutive_days),
+    )
+    underperforming = "; ".join(r for r in reasons if r) or None
     return _Context(champion_version, champion_max, history, labelled, underperforming)
 
 

@@ -19,7 +19,9 @@ never part of a run toward a retrain: the shift is the hole someone accepted, an
 the same hole would not fix it. The longer windows dilute one empty day below the thresholds.
 
 A realized ROC AUC below the gate's floor (a closed label window) is a retrain reason too; it
-skips persistence (it already summarises a whole window) but passes cooldown and freshness.
+skips persistence (it already summarises a whole window) but passes cooldown and freshness. So is an
+estimated ROC AUC (from the scores alone, ``monitoring.estimated``) below the floor on
+``consecutive_days`` days in a row: its persistence is checked where it is computed.
 Every decision, "no" included, comes with its reason.
 """
 

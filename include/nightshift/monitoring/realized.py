@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
 from nightshift.landing import landed_days
 from nightshift.monitoring.performance import matured_dates, realized_rows
+from nightshift.warehouse.estimated import refresh_estimation_error
 from nightshift.warehouse.performance import (
     dates_with_performance,
     ensure_performance_schema,
@@ -87,6 +88,8 @@ def measure_realized(
         auc = {r.model_version: r.value for r in rows if r.segment == ALL and r.metric == ROC_AUC}
         log.info("%s: %d of %d published customers labelled; realized ROC AUC %s", score_date, len(frame), len(scores), auc)
         summary = {"score_date": score_date.isoformat(), "label_snapshot": snapshot.isoformat(), "labelled": len(frame)}
+        # How far the night's estimate from the scores alone was from what the labels now say.
+        summary["estimation_errors"] = refresh_estimation_error(url, score_date)
         if bootstrap is not None:
             summary["compared"] = compare_shadow(url, score_date, snapshot, frame, calibration_bins, bootstrap)
         out.append({**summary, "scored": len(scores), "roc_auc": auc})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,37 @@ from nightshift.warehouse.drift import DriftRun, MetricRow
 
 # Columns shown by PSI before the rest is folded (the score and every drifted column are shown anyway).
 TOP_COLUMNS = 10
+
+
+@dataclass(frozen=True)
+class AucHistory:
+    """ROC AUC of every customer per score date: estimated from the scores the night they were served, realized
+    once their labels matured; ``floor`` is the gate's.
+    """
+
+    estimated: Sequence[tuple[date, float]]
+    realized: Sequence[tuple[date, float]]
+    floor: float | None = None
+
+
+def auc_figure(history: AucHistory, day: date):
+    """One chart: estimated and realized ROC AUC over the days, the gate floor, the reported day marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.6), dpi=100)
+    ax = fig.subplots()
+    for points, label, style in ((history.estimated, "estimated (scores alone)", "o--"), (history.realized, "realized (labels)", "s-")):
+        if points:
+            ax.plot([d for d, _ in points], [v for _, v in points], style, markersize=3, label=label)
+    if history.floor is not None:
+        ax.axhline(history.floor, color="#c0392b", linewidth=1, label=f"gate floor {history.floor:g}")
+    ax.axvline(day, color="#7f8c8d", linewidth=0.8, linestyle=":")
+    ax.set_ylabel("ROC AUC, every customer")
+    ax.set_title("ROC AUC per score date: estimated the night it was scored, realized when its labels matured")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
 
 
 def report_dir(reports_root: Path, day: date) -> Path:
@@ -122,8 +154,12 @@ def write_report(
     drift: DayDrift | None,
     score_reference: Mapping[str, Any],
     verdict: Verdict,
+    auc: AucHistory | None = None,
 ) -> Path:
-    """Write the date's report (PNG and HTML; HTML only for a day too small to measure) and return the HTML path."""
+    """Write the date's report (PNG and HTML; HTML only for a day too small to measure) and return the HTML path.
+
+    ``auc``: estimated and realized ROC AUC over the days before, drawn on one chart (``performance.png``) when any is known.
+    """
     out = report_dir(reports_root, day)
     out.mkdir(parents=True, exist_ok=True)
     title = f"Drift {day.isoformat()}: {model}, {drift.rows if drift else 0} rows, decision {verdict.decision}"
@@ -143,6 +179,9 @@ def write_report(
                 f"<table><tr><th>column</th><th>metric</th><th>value</th><th>threshold</th><th>drifted</th></tr>"
                 f"{_rows_html([m for m in metrics if m.column not in shown])}</table></details>"
             )
+    if auc is not None and (auc.estimated or auc.realized):
+        auc_figure(auc, day).savefig(out / "performance.png")
+        image += '<p><img src="performance.png" alt="estimated and realized ROC AUC per day" style="max-width:100%"></p>'
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 10px;text-align:left}} table{{border-collapse:collapse}}

@@ -120,7 +120,17 @@ def refresh_estimation_error(url: str, score_date: dt.date) -> int:
     ensure_estimate_schema(url)
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, score_date.toordinal()))
-        return _rebuild_error(cur, score_date)
+        stored = _rebuild_error(cur, score_date)
+        cur.execute(
+            f"SELECT model_version, estimated, realized, error FROM {ERROR_TABLE}"
+            " WHERE score_date = %s AND segment = 'all' AND metric = 'roc_auc' ORDER BY model_version",
+            (score_date,),
+        )
+        for version, estimated, realized, error in cur.fetchall():
+            log.info("%s: version %s ROC AUC estimated %.4f, realized %.4f: error %+.4f", score_date, version, estimated, realized, error)
+    if not stored:
+        log.warning("%s: no estimate to compare its realized performance with (estimated before the estimate existed?)", score_date)
+    return stored
 
 
 def _rebuild_error(cur, score_date: dt.date) -> int:
