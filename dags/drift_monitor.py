@@ -12,9 +12,10 @@ Stores the date's rows in `drift_metrics` and its decision in `drift_runs` (a re
 atomically), renders a report (Airflow UI: Browse > Drift reports; `nightshift drift show DATE`), and
 decides with the policy of `params.yaml` (`drift`): a drifted day, K drifted days in a row, a cooldown
 after a drift-triggered retrain, and labels newer than the champion's training data. Each day's ROC AUC,
-PR AUC and positive rate are also estimated from its scores alone (`estimated_performance`, the night
-it is scored); an estimated ROC AUC under the gate floor on K days in a row is a retrain reason, and
-once the day's labels mature its estimation error is stored (`estimation_error`). Every decision,
+PR AUC and positive rate are also estimated from its scores alone (`monitor` stores them in
+`estimated_performance` the night the day is scored); an estimated ROC AUC under the gate floor on K
+days in a row is a retrain reason, and once the day's labels mature its estimation error is stored
+(`estimation_error`) and the report charts estimated against realized ROC AUC. Every decision,
 "no" included, is stored with its reason. `request_retrain` raises the `churn_drift` Asset (date,
 reason, drifted columns), which starts `train_model`, only when the policy says retrain; otherwise
 it is skipped and nothing downstream runs.
@@ -124,20 +125,12 @@ def drift_monitor():
         rows = read_comparison(warehouse_url(), until=day)
         return decide_and_apply(p["model"]["name"], Aliases.from_params(p["model"]), RolloutPolicy.from_params(p["rollout"]), rows, day)
 
-    # The night's estimate from the scores alone (labels mature a horizon later); the decision reads it.
-    @task
-    def estimated_performance(**context) -> list:
-        from nightshift.airflow.context import warehouse_url
-        from nightshift.config import data_dir
-        from nightshift.monitoring.estimated import estimate_day
-
-        return [estimate_day(warehouse_url(), data_dir(), d.score_date) for d in judged_refs(context)]
-
     # Runs whether or not realized_performance did: the decision reads whatever realized figures are stored.
     @task(trigger_rule="none_failed")
     def monitor(**context) -> dict:
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import data_dir, drift_reports_dir, load_params
+        from nightshift.monitoring.estimated import estimate_day
         from nightshift.monitoring.monitor import monitor_day
         from nightshift.quality.bad_days import accepted_gaps
 
@@ -148,6 +141,8 @@ def drift_monitor():
         for d in judged_refs(context):
             args = (d.model_name, d.model_version, params, data_dir(), d.features_path, d.scores_path, drift_reports_dir())
             gaps = accepted_gaps(url, d.score_date, shortest)
+            # The day's performance estimated from its scores alone, before the decision that reads it.
+            estimate_day(url, data_dir(), d.score_date)
             results.append(monitor_day(d.score_date, url, *args, accepted_gaps=gaps))
         asked = [r for r in results if r["retrain"]]
         return {"days": results, "retrain": asked[-1] if asked else None}
@@ -169,7 +164,6 @@ def drift_monitor():
     summary = monitor()
     measured = realized_performance(matured_labels())
     measured >> summary
-    estimated_performance() >> summary
     rollout_decision(measured)
     request_retrain(summary)
 

@@ -50,6 +50,10 @@ def test_a_scored_day_is_judged_and_a_matured_day_is_measured(trained, pg_url: s
     assert 0.5 < auc[0][1] <= 1.0 and auc[0][2] > 0
     segments = {s for (s,) in query(pg_url, "SELECT DISTINCT segment FROM model_performance WHERE score_date = %s", (matured,))}
     assert {"plan=basic", "plan=standard", "plan=premium", "region=north"} <= segments
+    # The judged day's performance estimated from its scores alone, per segment, the night it was judged.
+    estimated = dict(query(pg_url, "SELECT metric, value FROM estimated_performance WHERE score_date = %s AND segment = 'all'", (day,)))
+    assert set(estimated) == {"roc_auc", "pr_auc", "positive_rate"} and 0.5 < estimated["roc_auc"] <= 1.0, estimated
+    assert query(pg_url, "SELECT count(DISTINCT segment) FROM estimated_performance WHERE score_date = %s", (day,)) == [(8,)]
 
     # The policy said no: request_retrain was skipped and raised no churn_drift event.
     with sqlite3.connect(stack["root"] / "airflow" / "airflow.db") as conn:

@@ -104,3 +104,18 @@ def test_an_estimated_auc_under_the_floor_on_persist_days_days_in_a_row_is_a_ret
     assert estimate_reason([_auc(yesterday, 0.6, segment="plan=basic"), _auc(D, 0.6, segment="plan=basic")], "1", floors, D, 2) is None
     assert estimate_reason([_auc(yesterday, 0.6), _auc(D, 0.6)], "1", {}, D, persist_days=2) is None
     assert estimate_reason([_auc(yesterday, 0.6), _auc(D, 0.6)], None, floors, D, persist_days=2) is None
+
+
+def test_the_charts_series_takes_every_customers_auc_of_the_version_that_served_most_each_day() -> None:
+    from nightshift.monitoring.estimated import auc_series
+    from nightshift.warehouse.rows import PerformanceRow
+
+    rows = [
+        EstimateRow(D, "m", "1", "all", "roc_auc", 0.80, 900, 40.0),
+        EstimateRow(D, "m", "2", "all", "roc_auc", 0.70, 100, 5.0),  # a canary's few customers
+        EstimateRow(D, "m", "1", "plan=basic", "roc_auc", 0.60, 300, 20.0),
+        EstimateRow(D, "m", "1", "all", "pr_auc", 0.30, 900, 40.0),
+    ]
+    yesterday = D - dt.timedelta(days=1)
+    assert auc_series(rows + [EstimateRow(yesterday, "m", "1", "all", "roc_auc", 0.75, 800, 40.0)]) == [(yesterday, 0.75), (D, 0.80)]
+    assert auc_series([PerformanceRow(D, "m", "1", "all", "roc_auc", 0.71, 500, 30)]) == [(D, 0.71)]

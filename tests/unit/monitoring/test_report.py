@@ -88,3 +88,22 @@ def test_the_html_report_folds_the_columns_below_threshold(tmp_path) -> None:
     for column in ("col_13", "col_00"):
         assert f"<td>{column}</td>" in folded and f"<td>{column}</td>" not in shown
     assert (tmp_path / "score_date=2026-07-14" / "report.png").stat().st_size > 0
+
+
+def test_the_report_charts_estimated_and_realized_auc_when_either_is_known(tmp_path) -> None:
+    from datetime import timedelta
+
+    from nightshift.monitoring.policy import Verdict
+    from nightshift.monitoring.report import AucHistory, write_report
+
+    day = date(2026, 7, 14)
+    estimated = [(day - timedelta(days=i), 0.8 - 0.01 * i) for i in range(40)]
+    realized = [(d, v - 0.01) for d, v in estimated if d <= day - timedelta(days=31)]
+    history = AucHistory(estimated, realized, floor=0.7)
+    page = write_report(tmp_path, day, "churn_xgb version 3", None, {}, Verdict("not_enough_rows", "tiny", False), history).read_text()
+    assert '<img src="performance.png"' in page
+    assert (tmp_path / "score_date=2026-07-14" / "performance.png").stat().st_size > 0
+    # Nothing estimated nor realized yet: no empty chart.
+    other = day + timedelta(days=1)
+    empty = write_report(tmp_path, other, "m", None, {}, Verdict("not_enough_rows", "tiny", False), AucHistory([], [])).read_text()
+    assert "performance.png" not in empty and not (tmp_path / f"score_date={other}" / "performance.png").exists()
