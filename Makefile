@@ -68,6 +68,13 @@ bench-train: $(STAMP)
 bench-drift: $(STAMP)
 	$(BIN)/python bench/drift_detection.py $(if $(CUSTOMERS),--customers $(CUSTOMERS))
 
+# Estimated performance (docs/benchmarks.md): the nightly estimate from the scores alone against the
+# realized figures of matured labels, on an input shift and an outcome-only shift; 5,000 customers by
+# default, `make bench-estimate CUSTOMERS=20000` for more.
+.PHONY: bench-estimate
+bench-estimate: $(STAMP)
+	$(BIN)/python bench/estimated_performance.py $(if $(CUSTOMERS),--customers $(CUSTOMERS))
+
 # Feature job speed (docs/benchmarks.md): scoring_features against DuckDB on the same Parquet
 # and training_set over 4, 13 and 52 weekly dates; 50,000 customers by default, `CUSTOMERS=500000` for more.
 # DuckDB is a benchmark-only dependency (requirements-bench.txt), installed here, not by `make venv`.
