@@ -358,3 +358,11 @@ def test_true_churn_probabilities_are_the_generators_customers_and_its_churn_rat
         observed += float(((when > day) & (when <= day + timedelta(days=30))).sum())
         expected += float(p[active].sum())
     assert observed == pytest.approx(expected, rel=0.25), (observed, expected)
+
+
+def test_the_command_line_offers_every_drift_kind() -> None:
+    from nightshift.cli.main import build_parser
+    from nightshift.local.generate import DRIFT_KINDS
+
+    parser = build_parser()
+    assert [parser.parse_args(["generate", "--drift-kind", kind]).drift_kind for kind in DRIFT_KINDS] == list(DRIFT_KINDS)
