@@ -102,12 +102,16 @@ def recorded_decision(version: ModelVersion) -> GateDecision | None:
     )
 
 
-def gate_version(client: MlflowClient, name: str, version: str, policy: GatePolicy, aliases: Aliases, force: bool) -> GateDecision:
+def gate_version(
+    client: MlflowClient, name: str, version: str, policy: GatePolicy, aliases: Aliases, force: bool, defer_promotion: bool = False
+) -> GateDecision:
     """Make a registered version `challenger` and put it through the gate, once.
 
     Judged on what its run logged (its metrics, the champion's metrics on the same rows, which
     champion that was), not on anything recomputed, so the attempt that registered it and a
     retry reach the same verdict. A version already gated returns its recorded verdict.
+    With `defer_promotion` (approval required), a passing verdict is returned unapplied and
+    untagged: a person decides (nightshift.model.approval); a refusal is applied as always.
     """
     registered = model_version(client, name, version)
     recorded = recorded_decision(registered)
@@ -131,6 +135,9 @@ def gate_version(client: MlflowClient, name: str, version: str, policy: GatePoli
         force=force,
     )
     set_challenger(client, name, str(version), aliases)
+    if defer_promotion and decision.promoted:
+        log.info("%s version %s passed the gate (%s): its promotion waits for approval", name, version, decision.outcome)
+        return decision
     return apply_decision(client, name, decision, aliases)
 
 
