@@ -9,6 +9,7 @@ The answer is the task's result; the task after it applies it (nightshift.model.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
@@ -16,12 +17,15 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
 
+APPROVAL_TIMEOUT_PLACEHOLDER = timedelta(hours=24)
+
+
 class ChampionApproval(HITLOperator):
     """Approve or Reject a proposal, with a comment; `decided` is the deciding task's result (its `proposal` key)."""
 
     template_fields = (*HITLOperator.template_fields, "decided")
 
-    def __init__(self, *, decided: Any, execution_timeout=None, params=None, **kwargs) -> None:
+    def __init__(self, *, decided: Any, params=None, **kwargs) -> None:
         # `params` are the DAG's (its trigger form), passed in by Airflow: the form of this task is its own comment field.
         del params
         super().__init__(
@@ -30,6 +34,10 @@ class ChampionApproval(HITLOperator):
             # What an unanswered request reads as once rollout.approval_timeout passed: nothing moves.
             defaults=[ApprovalOperator.REJECT],
             multiple=False,
+            # Replaced by rollout.approval_timeout when the request is made (execute). Given here so the operator
+            # keeps the task's execution_timeout (which bounds writing the request and applying the answer)
+            # instead of taking it for the wait for a person.
+            response_timeout=APPROVAL_TIMEOUT_PLACEHOLDER,
             params={
                 "comment": Param(
                     "",
@@ -41,9 +49,6 @@ class ChampionApproval(HITLOperator):
             **kwargs,
         )
         self.decided = decided
-        # Bounds writing the request and applying the answer; the wait for a person is rollout.approval_timeout.
-        # Set after the operator's own init, which would otherwise take it for the response timeout.
-        self.execution_timeout = execution_timeout
 
     def execute(self, context: Any) -> Any:
         from nightshift.config import drift_reports_dir, load_params, mlflow_ui_url
