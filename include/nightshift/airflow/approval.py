@@ -16,7 +16,6 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-
 APPROVAL_TIMEOUT_PLACEHOLDER = timedelta(hours=24)
 
 

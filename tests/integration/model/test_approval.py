@@ -84,7 +84,8 @@ def test_approve_moves_champion_by_compare_and_set_and_records_who(client) -> No
     assert applied.promoted and aliases(client) == {"champion": "2", "previous_champion": "1"}
     tags = client.get_model_version(NAME, "2").tags
     assert tags["gate.outcome"] == PROMOTED and tags["approval.outcome"] == "approved"
-    assert (tags["approval.responder"], tags["approval.responded_at"], tags["approval.comment"]) == ("Ada", APPROVED.responded_at, "ship it")
+    recorded = (tags["approval.responder"], tags["approval.responded_at"], tags["approval.comment"])
+    assert recorded == ("Ada", APPROVED.responded_at, "ship it")
     # A retry of the apply step finds the verdict recorded and moves nothing again.
     assert apply_gate_answer(client, NAME, ALIASES, proposal, APPROVED).outcome == PROMOTED
     assert aliases(client)["champion"] == "2"
@@ -147,7 +148,8 @@ def test_a_rollout_promotion_waits_then_applies_on_approve(client) -> None:
     assert client.get_run(done["mlflow_run"]).data.tags["rollout.approval"] == "pending"
     from nightshift.model.approval import settle_rollout
 
-    hitl = {"chosen_options": ["Approve"], "params_input": {"comment": "ok"}, "responded_at": "t1", "responded_by_user": {"id": "a", "name": "A"}}
+    hitl = {"chosen_options": ["Approve"], "params_input": {"comment": "ok"}, "responded_at": "t1"}
+    hitl["responded_by_user"] = {"id": "a", "name": "A"}
     settled = settle_rollout(done, hitl, ALIASES)
     assert settled["action"] == "promote" and aliases(client)["champion"] == "2"
     tags = client.get_model_version(NAME, "2").tags
@@ -161,7 +163,8 @@ def test_a_rejected_retirement_keeps_the_challenger(client) -> None:
     assert applied.action == "keep" and applied.reason.startswith("not retired: rejected by Bo")
     assert aliases(client) == {"champion": "1", "challenger": "2"}
     tags = client.get_model_version(NAME, "2").tags
-    assert tags["rollout.decision"] == "keep" and tags["approval.outcome"] == "rejected" and tags["approval.comment"] == "calibration is off"
+    assert tags["rollout.decision"] == "keep" and tags["approval.outcome"] == "rejected"
+    assert tags["approval.comment"] == "calibration is off"
 
 
 def test_approval_off_applies_the_rollout_as_before(client) -> None:

@@ -44,7 +44,8 @@ def test_a_bad_duration_names_the_key(text: str) -> None:
 
 def test_settings_default_off_and_required() -> None:
     assert ApprovalSettings.from_params({"approval_timeout": "24h"}) == ApprovalSettings(False, timedelta(hours=24))
-    assert ApprovalSettings.from_params({"approval": "required", "approval_timeout": "30s"}) == ApprovalSettings(True, timedelta(seconds=30))
+    required = ApprovalSettings.from_params({"approval": "required", "approval_timeout": "30s"})
+    assert required == ApprovalSettings(True, timedelta(seconds=30))
     # An unquoted `off` in YAML 1.1 is false: the same choice.
     assert ApprovalSettings.from_params({"approval": False, "approval_timeout": "1h"}).required is False
 
