@@ -90,7 +90,8 @@ def _aliases(client) -> dict[str, str]:
 
 def _train_until_asked(a: Approvals, run_id: str) -> dict:
     """Trigger train_model and wait until approve_promotion awaits input; its request as the UI reads it."""
-    api.trigger(a.airflow, "train_model", run_id, {}, f"{a.day.isoformat()}T00:00:00Z")
+    # No logical date (each run its own), the day to train as of from the trigger form.
+    api.trigger(a.airflow, "train_model", run_id, {"as_of": a.day.isoformat()})
     api.unpause(a.airflow, "train_model")
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -118,48 +119,79 @@ def _finished(a: Approvals, run_id: str) -> dict[str, str]:
     return api.task_states(a.airflow, "train_model", run_id)
 
 
-def test_reject_timeout_and_approve_through_the_rest_api(approvals: Approvals, monkeypatch) -> None:
+def _version(client, run_id: str) -> str:
+    """The version train_model's run registered (found through its MLflow run's Airflow run tag)."""
+    from nightshift.model.registry import registered_for_run
+
+    found = registered_for_run(client, NAME, run_id)
+    assert found is not None, f"{run_id} registered no version"
+    return str(found.version)
+
+
+def test_reject_leaves_the_registry_and_records_who_and_why(approvals: Approvals, monkeypatch) -> None:
     a = approvals
     client = _registry(a.env, monkeypatch)
-
-    # 1. Reject: the gate passed version 1 (first champion), the approver refuses; nothing serves.
     asked = _train_until_asked(a, "approval__reject")
-    assert asked["subject"] == f"Make {NAME} version 1 champion?"
-    run_id = client.get_model_version(NAME, "1").run_id
+    version = _version(client, "approval__reject")
+    # The gate passed the version (the first champion); the form shows the evidence with both links.
+    assert asked["subject"] == f"Make {NAME} version {version} champion?"
+    run_id = client.get_model_version(NAME, version).run_id
     experiment_id = client.get_run(run_id).info.experiment_id
     assert f"{MLFLOW_UI}/#/experiments/{experiment_id}/runs/{run_id}" in asked["body"]
     assert f"/drift-reports/score_date={REPORT_DAY}/index.html" in asked["body"]
     assert "roc_auc" in asked["body"] and "first_champion" in asked["body"]
     assert asked["options"] == ["Approve", "Reject"] and asked["response_received"] is False
-    # Proposed, not applied: challenger, no champion yet, no verdict tagged.
-    assert _aliases(client) == {"challenger": "1"}
+    # Proposed, not applied: challenger, no champion, no verdict tagged while it waits.
+    assert _aliases(client) == {"challenger": version} and "gate.outcome" not in client.get_model_version(NAME, version).tags
     answered = _answer(a, "approval__reject", "Reject", "calibration looks off")
     assert answered["responded_by"]["name"] == "admin"
     states = _finished(a, "approval__reject")
     assert (states["approve_promotion"], states["apply_promotion"], states["publish_champion"]) == ("success", "success", "skipped")
     assert "champion" not in _aliases(client)
-    tags = client.get_model_version(NAME, "1").tags
+    tags = client.get_model_version(NAME, version).tags
     assert tags["approval.outcome"] == "rejected" and tags["approval.responder"] == "admin"
-    assert tags["approval.comment"] == "calibration looks off" and tags["approval.responded_at"].startswith(answered["responded_at"][:16])
+    assert tags["approval.comment"] == "calibration looks off"
+    assert tags["approval.responded_at"].startswith(answered["responded_at"][:19])
     assert tags["gate.outcome"] == "not_approved" and "rejected by admin" in tags["gate.reason"]
+    # Champion did not change: no churn_model event, nothing downstream reacts.
+    assert _model_events(a, "approval__reject") == 0
 
-    # 2. Nobody answers within rollout.approval_timeout: read as Reject, recorded as a timeout.
+
+def _model_events(a: Approvals, run_id: str) -> int:
+    return a.airflow.call("GET", f"/api/v2/assets/events?source_dag_id=train_model&source_run_id={run_id}")["total_entries"]
+
+
+@pytest.mark.slow
+def test_no_answer_within_the_timeout_reads_as_reject(approvals: Approvals, monkeypatch) -> None:
+    a = approvals
+    client = _registry(a.env, monkeypatch)
     a.set_timeout("20s")
-    _train_until_asked(a, "approval__timeout")
-    states = _finished(a, "approval__timeout")
-    assert (states["approve_promotion"], states["publish_champion"]) == ("success", "skipped")
+    try:
+        _train_until_asked(a, "approval__timeout")
+        states = _finished(a, "approval__timeout")
+    finally:
+        a.set_timeout("10m")
+    assert (states["approve_promotion"], states["apply_promotion"], states["publish_champion"]) == ("success", "success", "skipped")
     assert "champion" not in _aliases(client)
-    tags = client.get_model_version(NAME, "2").tags
+    hitl = a.airflow.call("GET", _hitl_path("approval__timeout"))
+    assert hitl["chosen_options"] == ["Reject"] and hitl["responded_by_user"] is None
+    tags = client.get_model_version(NAME, _version(client, "approval__timeout")).tags
     assert tags["approval.outcome"] == "timed_out" and tags["approval.responder"] == ""
     assert tags["gate.outcome"] == "not_approved" and "no answer" in tags["gate.reason"]
 
-    # 3. Approve: version 3 becomes champion by the compare-and-set, and the churn_model Asset is raised.
-    a.set_timeout("10m")
+
+@pytest.mark.slow
+def test_approve_makes_the_version_champion_and_publishes_it(approvals: Approvals, monkeypatch) -> None:
+    a = approvals
+    client = _registry(a.env, monkeypatch)
     _train_until_asked(a, "approval__approve")
     _answer(a, "approval__approve", "Approve", "looks good")
     states = _finished(a, "approval__approve")
+    # The compare-and-set moved champion, and publish_champion raised the churn_model Asset.
     assert (states["approve_promotion"], states["apply_promotion"], states["publish_champion"]) == ("success", "success", "success")
-    assert _aliases(client)["champion"] == "3"
-    tags = client.get_model_version(NAME, "3").tags
+    version = _version(client, "approval__approve")
+    assert _aliases(client)["champion"] == version
+    tags = client.get_model_version(NAME, version).tags
     assert tags["approval.outcome"] == "approved" and tags["approval.responder"] == "admin" and tags["approval.comment"] == "looks good"
     assert tags["gate.outcome"] == "first_champion" and tags["champion.reason"] == "gate: first_champion"
+    assert _model_events(a, "approval__approve") == 1

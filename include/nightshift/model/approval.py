@@ -280,6 +280,7 @@ def evidence_markdown(proposal: Proposal, mlflow_ui: str, drift_report: str | No
         )
     else:
         change = f"Move `champion` of **{p.model_name}** from {champion} to version **{p.candidate_version}**."
+    still = "there is still no `champion`" if p.champion_version is None else f"`champion` is still {champion}"
     candidate_url = run_url(mlflow_ui, p.candidate_experiment_id, p.candidate_run_id)
     champion_url = run_url(mlflow_ui, p.champion_experiment_id, p.champion_run_id)
     report = (
@@ -299,7 +300,7 @@ def evidence_markdown(proposal: Proposal, mlflow_ui: str, drift_report: str | No
         "",
         f"**Latest drift report**: {report}",
         "",
-        f"**{APPROVE}** applies it, only if `champion` is still {champion} (a champion moved meanwhile is never replaced). "
+        f"**{APPROVE}** applies it, only if {still} (a champion moved meanwhile is never replaced). "
         f"**{REJECT}**, or no answer within {timeout}, leaves the registry as it is. "
         "Your name, the time and the comment are recorded on the version's tags.",
     ]

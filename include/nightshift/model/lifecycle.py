@@ -283,5 +283,7 @@ def lineage(name: str, version: str) -> dict[str, Any]:
         "params": {k: val for k, val in sorted(params.items()) if not k.startswith("data.")},
         "gate": {k.removeprefix("gate."): val for k, val in sorted(v.tags.items()) if k.startswith("gate.")},
         "champion_tags": {k: val for k, val in sorted(v.tags.items()) if k.startswith("champion.")},
+        # Who approved or rejected its promotion, when and why (rollout.approval: required).
+        "approval": {k.removeprefix("approval."): val for k, val in sorted(v.tags.items()) if k.startswith("approval.")},
         "metrics": {k: run.data.metrics[k] for k in KEY_METRICS if k in run.data.metrics},
     }

@@ -86,6 +86,9 @@ def test_approve_moves_champion_by_compare_and_set_and_records_who(client) -> No
     assert tags["gate.outcome"] == PROMOTED and tags["approval.outcome"] == "approved"
     recorded = (tags["approval.responder"], tags["approval.responded_at"], tags["approval.comment"])
     assert recorded == ("Ada", APPROVED.responded_at, "ship it")
+    from nightshift.model.lifecycle import lineage
+
+    assert lineage(NAME, "2")["approval"]["outcome"] == "approved"
     # A retry of the apply step finds the verdict recorded and moves nothing again.
     assert apply_gate_answer(client, NAME, ALIASES, proposal, APPROVED).outcome == PROMOTED
     assert aliases(client)["champion"] == "2"
