@@ -108,8 +108,15 @@ def _hitl_path(run_id: str) -> str:
     return f"/api/v2/dags/train_model/dagRuns/{run_id}/taskInstances/approve_promotion/-1/hitlDetails"
 
 
+# A person reads the form before answering. Airflow 3.3 loses an answer that arrives before the scheduler has
+# processed the executor event of the worker that parked the task (seconds on a busy host: it takes that late
+# event for a finished task that was re-queued by the answer, and retries it, asking again).
+READ_SECONDS = 20
+
+
 def _answer(a: Approvals, run_id: str, option: str, comment: str) -> dict:
     """What the UI's Approve / Reject button sends."""
+    time.sleep(READ_SECONDS)
     return a.airflow.call("PATCH", _hitl_path(run_id), {"chosen_options": [option], "params_input": {"comment": comment}})
 
 
