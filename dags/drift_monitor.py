@@ -23,7 +23,9 @@ it is skipped and nothing downstream runs.
 When a challenger scored in shadow, the matured dates also get the champion/challenger comparison
 (`model_comparison`, from the same labels), and `rollout_decision` applies the rollout policy of
 `params.yaml` (`rollout`): promote on evidence, keep or retire, recorded as registry tags and an
-MLflow run with the plot of both models' daily realized AUC.
+MLflow run with the plot of both models' daily realized AUC. With `rollout.approval: required`, a promote
+or retire waits in `approve_rollout` for a person (the realized comparison and its interval, both MLflow
+runs, the latest drift report) and `apply_rollout` applies the answer; Reject or no answer keeps.
 
 Trigger form: `score_date` re-judges a scored day (backfill or rerun) against the version that scored
 it; `scores_event` replays a `churn_scores` event's extra as the asset trigger would pass it. Either way,
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
+from nightshift.airflow.approval import ChampionApproval
 from nightshift.airflow.assets import CHURN_DRIFT, CHURN_SCORES
 from nightshift.airflow.context import default_args
 
@@ -115,15 +118,32 @@ def drift_monitor():
     def rollout_decision(measured: list, **context) -> dict | None:
         from nightshift.airflow.context import warehouse_url
         from nightshift.config import load_params
+        from nightshift.model.approval import ApprovalSettings, rollout_step
         from nightshift.model.registry import Aliases
-        from nightshift.model.rollout import decide_and_apply
         from nightshift.model.rollout_policy import RolloutPolicy
         from nightshift.warehouse.comparison import read_comparison
 
         p = load_params()
         day = judged_refs(context)[-1].score_date
         rows = read_comparison(warehouse_url(), until=day)
-        return decide_and_apply(p["model"]["name"], Aliases.from_params(p["model"]), RolloutPolicy.from_params(p["rollout"]), rows, day)
+        policy, approval = RolloutPolicy.from_params(p["rollout"]), ApprovalSettings.from_params(p["rollout"])
+        # With rollout.approval: required, a promote or retire is proposed here and approve_rollout asks a person.
+        confidence = float(p["rollout"]["bootstrap"]["confidence"])
+        return rollout_step(p["model"]["name"], Aliases.from_params(p["model"]), policy, rows, day, approval, confidence)
+
+    # Skipped with rollout_decision (no new labels) and when nothing was proposed.
+    @task(trigger_rule="none_failed")
+    def apply_rollout(decided: dict | None, **context) -> dict | None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from nightshift.config import load_params
+        from nightshift.model.approval import settle_rollout
+        from nightshift.model.registry import Aliases
+
+        if decided is None:
+            raise AirflowSkipException("no rollout decision this run")
+        answer = context["ti"].xcom_pull(task_ids="approve_rollout")
+        return settle_rollout(decided, answer, Aliases.from_params(load_params()["model"]))
 
     # Runs whether or not realized_performance did: the decision reads whatever realized figures are stored.
     @task(trigger_rule="none_failed")
@@ -164,7 +184,10 @@ def drift_monitor():
     summary = monitor()
     measured = realized_performance(matured_labels())
     measured >> summary
-    rollout_decision(measured)
+    decided = rollout_decision(measured)
+    approval = ChampionApproval(task_id="approve_rollout", decided=decided)
+    applied = apply_rollout(decided)
+    approval >> applied
     request_retrain(summary)
 
 

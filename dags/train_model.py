@@ -23,6 +23,12 @@ and beats the champion on the same evaluation window; otherwise the reason is ta
 the version. If `champion` was moved by hand while the run trained, the new version is not
 promoted over a model it was never compared with (`champion_moved`). A retry of `train` does
 not train or register again: it gates the version this run already registered.
+With `rollout.approval: required` in `params.yaml`, a version that passes the gate is not made champion
+by `train`: `approve_promotion` asks a person in the Airflow UI (Required Actions), showing both versions,
+the gate's metric and margin, links to both MLflow runs and the latest drift report, and waits (holding no
+worker slot) for Approve or Reject, or `rollout.approval_timeout` (then it reads as Reject).
+`apply_promotion` applies the answer (Approve: the same compare-and-set) and tags the version with who
+answered, when and why (`approval.*`). With approval off, `approve_promotion` is skipped.
 `publish_champion` raises the `churn_model` Asset only when champion changed
 (it is skipped otherwise). Roll back with `nightshift model rollback`.
 
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, task
 
+from nightshift.airflow.approval import ChampionApproval
 from nightshift.airflow.assets import CHAMPION_MODEL, CHURN_DRIFT, TRAINING_SET
 from nightshift.airflow.context import default_args
 
@@ -172,19 +179,39 @@ def train_model():
 
         from nightshift.airflow.context import drift_trigger, trigger_tags
         from nightshift.config import data_dir, load_params
+        from nightshift.model.approval import ApprovalSettings
         from nightshift.model.train import effective_params, train_model
 
         run = context["params"]
         p = effective_params(load_params(), window_days=run["window_days"], min_improvement=run["min_improvement"])
+        # rollout.approval: required: a version that passes the gate is proposed, and approve_promotion asks a person.
+        approval = ApprovalSettings.from_params(p["rollout"])
         # What started the run (schedule, manual, or the churn_drift event and its reason) is on the MLflow run.
         trigger = trigger_tags(context, drift_trigger(context, CHURN_DRIFT))
         tags = {"training_set": training["path"], "dvc.training_set.remote": training["dvc_remote"], **trigger}
         # Keyed on the run: a retry gates the version an earlier attempt registered instead of training again.
         result = train_model(
-            Path(training["path"]), p, tags, force_promote=run["force_promote"], run_key=context["run_id"], raw_data_dir=data_dir()
+            Path(training["path"]),
+            p,
+            tags,
+            force_promote=run["force_promote"],
+            run_key=context["run_id"],
+            raw_data_dir=data_dir(),
+            defer_promotion=approval.required,
         )
         # The result carries the gate's verdict: outcome, reason, both versions' metric.
         return result.as_dict()
+
+    # Runs whether approve_promotion asked or was skipped (nothing proposed): the gate's result, settled.
+    @task(trigger_rule="none_failed")
+    def apply_promotion(result: dict, **context) -> dict:
+        from nightshift.config import load_params
+        from nightshift.model.approval import settle_training
+        from nightshift.model.registry import Aliases
+
+        answer = context["ti"].xcom_pull(task_ids="approve_promotion")
+        # Compare-and-set on Approve: a champion moved while the request waited is never replaced.
+        return settle_training(result, answer, Aliases.from_params(load_params()["model"]))
 
     @task(outlets=[CHAMPION_MODEL])
     def publish_champion(result: dict) -> dict:
@@ -196,7 +223,12 @@ def train_model():
             raise AirflowSkipException(f"champion unchanged, version {result['model_version']} refused: {result['gate']['reason']}")
         return {key: result[key] for key in ("model_name", "model_version", "run_id")}
 
-    publish_champion(train(version_training_set(build_training_set(check_data_freshness()))))
+    trained = train(version_training_set(build_training_set(check_data_freshness())))
+    # With rollout.approval: required, a passing version waits here for Approve or Reject (no worker slot held).
+    approval = ChampionApproval(task_id="approve_promotion", decided=trained)
+    settled = apply_promotion(trained)
+    approval >> settled
+    publish_champion(settled)
 
 
 train_model()

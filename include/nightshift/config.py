@@ -116,6 +116,11 @@ def mlflow_tracking_uri() -> str:
     return f"sqlite:///{store / 'mlflow.db'}"
 
 
+def mlflow_ui_url() -> str:
+    """Where people open MLflow in a browser (links in the Airflow UI): NIGHTSHIFT_MLFLOW_UI_URL, the compose stack's by default."""
+    return os.environ.get("NIGHTSHIFT_MLFLOW_UI_URL", "http://localhost:5000")
+
+
 def mlflow_artifact_root() -> str | None:
     """Where new experiments keep their artifacts: NIGHTSHIFT_MLFLOW_ARTIFACTS, else beside a local store.
 

@@ -66,6 +66,8 @@ def test_a_scored_day_is_judged_and_a_matured_day_is_measured(trained, pg_url: s
         "monitor": "success",
         "request_retrain": "skipped",
         "rollout_decision": "success",  # no challenger: nothing to decide, nothing moved
+        "approve_rollout": "skipped",  # nothing proposed (and rollout.approval is off): nobody is asked
+        "apply_rollout": "skipped",
     }
     assert events == (0,)
 

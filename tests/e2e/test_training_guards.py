@@ -19,7 +19,15 @@ from tests.pg_helpers import create_database
 pytestmark = pytest.mark.e2e
 
 MODEL = "churn_xgb"
-TASKS = ["build_training_set", "check_data_freshness", "publish_champion", "train", "version_training_set"]
+TASKS = [
+    "apply_promotion",
+    "approve_promotion",
+    "build_training_set",
+    "check_data_freshness",
+    "publish_champion",
+    "train",
+    "version_training_set",
+]
 
 
 def _client(env: dict[str, str]):

@@ -102,12 +102,16 @@ def recorded_decision(version: ModelVersion) -> GateDecision | None:
     )
 
 
-def gate_version(client: MlflowClient, name: str, version: str, policy: GatePolicy, aliases: Aliases, force: bool) -> GateDecision:
+def gate_version(
+    client: MlflowClient, name: str, version: str, policy: GatePolicy, aliases: Aliases, force: bool, defer_promotion: bool = False
+) -> GateDecision:
     """Make a registered version `challenger` and put it through the gate, once.
 
     Judged on what its run logged (its metrics, the champion's metrics on the same rows, which
     champion that was), not on anything recomputed, so the attempt that registered it and a
     retry reach the same verdict. A version already gated returns its recorded verdict.
+    With `defer_promotion` (approval required), a passing verdict is returned unapplied and
+    untagged: a person decides (nightshift.model.approval); a refusal is applied as always.
     """
     registered = model_version(client, name, version)
     recorded = recorded_decision(registered)
@@ -131,6 +135,9 @@ def gate_version(client: MlflowClient, name: str, version: str, policy: GatePoli
         force=force,
     )
     set_challenger(client, name, str(version), aliases)
+    if defer_promotion and decision.promoted:
+        log.info("%s version %s passed the gate (%s): its promotion waits for approval", name, version, decision.outcome)
+        return decision
     return apply_decision(client, name, decision, aliases)
 
 
@@ -276,5 +283,7 @@ def lineage(name: str, version: str) -> dict[str, Any]:
         "params": {k: val for k, val in sorted(params.items()) if not k.startswith("data.")},
         "gate": {k.removeprefix("gate."): val for k, val in sorted(v.tags.items()) if k.startswith("gate.")},
         "champion_tags": {k: val for k, val in sorted(v.tags.items()) if k.startswith("champion.")},
+        # Who approved or rejected its promotion, when and why (rollout.approval: required).
+        "approval": {k.removeprefix("approval."): val for k, val in sorted(v.tags.items()) if k.startswith("approval.")},
         "metrics": {k: run.data.metrics[k] for k in KEY_METRICS if k in run.data.metrics},
     }

@@ -96,11 +96,15 @@ def daily_auc_figure(rows: Sequence[ComparisonRow]) -> Figure:
     return fig
 
 
-def decide_and_apply(name: str, aliases: Aliases, policy: RolloutPolicy, rows: Sequence[ComparisonRow], day: date) -> dict[str, Any] | None:
+def decide_and_apply(
+    name: str, aliases: Aliases, policy: RolloutPolicy, rows: Sequence[ComparisonRow], day: date, defer: bool = False
+) -> dict[str, Any] | None:
     """Judge the registry's challenger on its comparison rows, apply the verdict, log the evidence to MLflow.
 
     None when there is no challenger other than the champion. The MLflow run (in the model's
     experiment, tagged ``nightshift.kind=rollout``) holds the figures and ``plots/daily_auc.png``.
+    With ``defer`` (approval required), a promote or retire is logged but not applied (``pending``,
+    ``decision`` says what a person is asked; nightshift.model.approval applies the answer); keep is applied.
     """
     import mlflow
 
@@ -114,11 +118,14 @@ def decide_and_apply(name: str, aliases: Aliases, policy: RolloutPolicy, rows: S
         return None
     champion_version, challenger_version = str(champion.version), str(challenger.version)
     decision = decide_rollout(rows, champion_version, challenger_version, policy)
-    decision = apply_rollout(client, name, aliases, decision)
+    pending = defer and decision.action != KEEP
+    if not pending:
+        decision = apply_rollout(client, name, aliases, decision)
     pair = [r for r in rows if r.champion_version == champion_version and r.challenger_version == challenger_version]
     ensure_experiment(name)
     with mlflow.start_run(run_name=f"rollout v{challenger_version} vs v{champion_version} as of {day}") as run:
-        mlflow.set_tags({"nightshift.kind": "rollout", "rollout.as_of": day.isoformat(), **decision.tags()})
+        approval = {"rollout.approval": "pending"} if pending else {}
+        mlflow.set_tags({"nightshift.kind": "rollout", "rollout.as_of": day.isoformat(), **decision.tags(), **approval})
         mlflow.log_params({"champion_version": champion_version, "challenger_version": challenger_version, **policy.__dict__})
         for key in ("auc_diff", "auc_diff_low", "auc_diff_high"):
             if getattr(decision, key) is not None:
@@ -135,4 +142,6 @@ def decide_and_apply(name: str, aliases: Aliases, policy: RolloutPolicy, rows: S
         "days": decision.days,
         "auc_diff": decision.auc_diff,
         "mlflow_run": run.info.run_id,
+        "pending": pending,
+        "decision": decision,
     }

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.config import project_home
 from nightshift.feature_list import KEYS, feature_columns
+from nightshift.model.approval import gate_proposal
 from nightshift.model.evaluation import evaluation_metrics, training_reference
-from nightshift.model.gate import GatePolicy
-from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version
+from nightshift.model.gate import GateDecision, GatePolicy
+from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version, recorded_decision
 from nightshift.model.lineage import (
     DVC_STAGE_TAG,
     GIT_COMMIT_TAG,
@@ -88,6 +89,8 @@ class TrainResult:
     n_trees: int
     gate: dict[str, Any]
     resumed: bool  # the version was registered by an earlier attempt of the same Airflow run
+    # With approval required: the gate's passing verdict, unapplied, for a person to answer (nightshift.model.approval).
+    proposal: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,6 +239,7 @@ def train_model(
     *,
     raw_data_dir: Path,
     outputs: OutputPaths | None = None,
+    defer_promotion: bool = False,
 ) -> TrainResult:
     """Fit, evaluate against the champion on the same window, log, register as challenger, gate.
 
@@ -247,12 +251,15 @@ def train_model(
     `run_key` (the Airflow run id) makes it safe to retry: when a version was already registered
     for that key, nothing is trained or registered again; that version is gated (or its
     recorded verdict returned if it was gated already).
+
+    `defer_promotion` (params.yaml `rollout.approval: required`): a version that passes the gate is
+    not made champion; the result carries the proposal a person answers (nightshift.model.approval).
     """
     model_name = params["model"]["name"]
     aliases = Aliases.from_params(params["model"])
     policy = GatePolicy.from_params(params.get("gate", {}))
     client = registry_client()
-    resumed = _resume(client, model_name, run_key, policy, aliases, force_promote)
+    resumed = _resume(client, model_name, run_key, policy, aliases, force_promote, defer_promotion)
     if resumed is not None:
         return resumed
     inputs = _read_inputs(training_set_path, params, raw_data_dir, outputs)
@@ -261,12 +268,12 @@ def train_model(
     version = _tracked_run(client, model_name, champion, inputs, params, policy, run_tags, outputs)
     _tag_version(client, model_name, version, inputs, run_key)
     # Judged on what the run logged, as a retry would judge it: one verdict per version.
-    decision = gate_version(client, model_name, version, policy, aliases, force_promote)
-    return _result(client, model_name, version, decision.as_dict(), resumed=False)
+    decision = gate_version(client, model_name, version, policy, aliases, force_promote, defer_promotion)
+    return _result(client, model_name, version, decision, policy, resumed=False)
 
 
 def _resume(
-    client: MlflowClient, model_name: str, run_key: str | None, policy: GatePolicy, aliases: Aliases, force_promote: bool
+    client: MlflowClient, model_name: str, run_key: str | None, policy: GatePolicy, aliases: Aliases, force_promote: bool, defer: bool
 ) -> TrainResult | None:
     """The result of the version an earlier attempt of the same Airflow run registered, gated; None to train."""
     registered = None if run_key is None else registered_for_run(client, model_name, run_key)
@@ -279,8 +286,8 @@ def _resume(
         registered.version,
         registered.run_id,
     )
-    decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote)
-    return _result(client, model_name, str(registered.version), decision.as_dict(), resumed=True)
+    decision = gate_version(client, model_name, str(registered.version), policy, aliases, force_promote, defer)
+    return _result(client, model_name, str(registered.version), decision, policy, resumed=True)
 
 
 def _read_inputs(training_set_path: Path, params: dict[str, Any], raw_data_dir: Path, outputs: OutputPaths | None) -> _Inputs:
@@ -438,17 +445,20 @@ def _tag_version(client: MlflowClient, model_name: str, version: str, inputs: _I
     tag_version(client, model_name, version, tags)
 
 
-def _result(client: MlflowClient, model_name: str, version: str, gate: dict[str, Any], resumed: bool) -> TrainResult:
+def _result(client: MlflowClient, model_name: str, version: str, decision: GateDecision, policy: GatePolicy, resumed: bool) -> TrainResult:
     """What a training returns, read back from the version's run: the same whether it trained now or earlier."""
     registered = model_version(client, model_name, version)
     metrics = client.get_run(registered.run_id).data.metrics
+    # A passing verdict with no outcome on the version yet was deferred to a person: proposed, not applied.
+    pending = decision.promoted and recorded_decision(registered) is None
     result = TrainResult(
         run_id=registered.run_id,
         model_name=model_name,
         model_version=str(version),
-        champion=bool(gate["promoted"]),
-        gate=gate,
+        champion=decision.promoted and not pending,
+        gate=decision.as_dict(),
         resumed=resumed,
+        proposal=gate_proposal(client, model_name, decision, policy).as_dict() if pending else None,
         **{k: float(metrics[k]) for k in ("roc_auc", "pr_auc", "log_loss", "brier", "expected_calibration_error")},
         **{k: int(metrics[k]) for k in ("train_rows", "eval_rows", "n_trees")},
     )
