@@ -26,9 +26,9 @@ def test_the_three_largest_positive_contributions_in_descending_order() -> None:
     assert codes.tolist() == [[2, 0, 4], [3, 1, NONE], [2, NONE, NONE], [NONE, NONE, NONE]]
     np.testing.assert_array_equal(
         values,
-        np.array(
-            [[2.0, 0.5, 0.3], [1.5, 0.9, np.nan], [0.7, np.nan, np.nan], [np.nan, np.nan, np.nan]], dtype=np.float32
-        ).astype(np.float64),
+        np.array([[2.0, 0.5, 0.3], [1.5, 0.9, np.nan], [0.7, np.nan, np.nan], [np.nan, np.nan, np.nan]], dtype=np.float32).astype(
+            np.float64
+        ),
     )
     assert values.dtype == np.float64
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.registry import ServingModel, serving_model
+from nightshift.score_reasons import REASON_COLUMNS
 from nightshift.scoring.data_version import data_version, parquet_files
 from nightshift.scoring.rollout import Canary
 
@@ -50,8 +51,8 @@ def parquet_batches(path: Path, columns: Sequence[str], batch_size: int = STREAM
 
 
 def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """(customer_id, churn_probability) record batches of the scores Parquet at ``path``, one at a time."""
-    return parquet_batches(path, ["customer_id", "churn_probability"], batch_size)
+    """(customer_id, churn_probability, reasons) record batches of the scores Parquet at ``path``, one at a time."""
+    return parquet_batches(path, ["customer_id", "churn_probability", *REASON_COLUMNS], batch_size)
 
 
 def score_day(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nightshift.model.registry import Aliases, ServingModel, registry_client, serving_model, version_by_alias
+from nightshift.score_reasons import REASON_COLUMNS
 from nightshift.scoring.rollout import Canary
 
 if TYPE_CHECKING:
@@ -43,23 +44,27 @@ def shadow_challenger(name: str, aliases: Aliases, champion_version: str) -> Ser
 
 
 def pair_batches(path: Path, probability: str, canary: bool | None) -> Iterator[pa.RecordBatch]:
-    """(customer_id, churn_probability) batches of the pair scores at ``path``.
+    """(customer_id, churn_probability, reasons) batches of the pair scores at ``path``.
 
-    ``probability`` picks the model (``churn_probability``: champion, ``challenger_probability``);
-    ``canary`` keeps only the canary's customers (True), only the others (False), or every row (None).
+    ``probability`` picks the model (``churn_probability``: champion, ``challenger_probability``), and with it
+    that model's reasons; ``canary`` keeps only the canary's customers (True), only the others (False), or every row (None).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from nightshift.scoring.predict import CHALLENGER
     from nightshift.scoring.score import parquet_batches
 
-    for batch in parquet_batches(path, ["customer_id", probability, "canary"]):
+    prefix = CHALLENGER if probability.startswith(CHALLENGER) else ""
+    stored = [probability, *(prefix + c for c in REASON_COLUMNS)]
+    for batch in parquet_batches(path, ["customer_id", *stored, "canary"]):
         if canary is not None:
             flags = batch.column("canary")
             batch = batch.filter(flags if canary else pc.invert(flags))
         if batch.num_rows:
             yield pa.RecordBatch.from_arrays(
-                [batch.column("customer_id"), batch.column(probability)], names=["customer_id", "churn_probability"]
+                [batch.column("customer_id"), *(batch.column(c) for c in stored)],
+                names=["customer_id", "churn_probability", *REASON_COLUMNS],
             )
 
 

@@ -23,7 +23,14 @@ from nightshift.scoring.score import score_day
 from nightshift.warehouse.connection import WarehouseUnavailableError
 from nightshift.warehouse.readers import read_scores
 from nightshift.warehouse.schema import ensure_schema, partition_name
-from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
+from tests.integration.scoring._models import (
+    assert_same_reasons,
+    churn_label,
+    expected_reasons,
+    mlflow_store,
+    stored_reasons,
+    synthetic_features,
+)
 from tests.pg_helpers import free_port, query
 
 pytestmark = pytest.mark.integration
@@ -244,3 +251,24 @@ def test_a_killed_scoring_run_is_marked_failed_by_the_next_run_of_its_date(spark
     assert error.startswith("superseded: worker gone") and DAY.isoformat() in error
     assert runs[after["scoring_run"]] == ("succeeded", None)
     assert len(read_scores(url, DAY)) == CUSTOMERS
+
+
+def test_every_row_carries_its_top_three_reasons_from_the_models_own_contributions(spark, registry, features, url, tmp_path) -> None:
+    path, frame = features
+    run(spark, path, url, tmp_path / "scores")
+    stored = stored_reasons(url, "churn_scores", DAY)
+    expected = expected_reasons(registry["1"].uri, frame, COLUMNS)
+    assert len(stored) == CUSTOMERS
+    assert_same_reasons(stored, expected)
+    assert stored["reason_1"].notna().mean() > 0.9, "most customers have a reason: the comparison covers real values"
+    assert (stored["reason_1_contribution"].dropna() >= stored["reason_2_contribution"].fillna(0).loc[stored["reason_1"].notna()]).all()
+    # Contributions are log-odds: with the bias they add up to the logit of the stored probability.
+    import mlflow.xgboost
+    import xgboost as xgb
+
+    ordered = frame.sort_values("customer_id")
+    total = (
+        mlflow.xgboost.load_model(registry["1"].uri).get_booster().predict(xgb.DMatrix(ordered[COLUMNS]), pred_contribs=True).sum(axis=1)
+    )
+    p = read_scores(url, DAY)["churn_probability"].to_numpy()
+    np.testing.assert_allclose(total, np.log(p / (1 - p)), atol=1e-4)
