@@ -19,13 +19,19 @@ columns with the project's training parameters (params.yaml ``train.xgboost``):
   timed after a warm-up run so the JVM and the Python workers are up. Memory is sampled over the
   whole process tree (this driver, the Spark JVM and its Python workers) during that run; the RESULT
   line's peak_rss_gib is the RSS summed over the tree, which counts shared pages more than once.
+  every row's three reasons (XGBoost's exact tree contributions, ``nightshift.score_reasons``) cost: the
+  end-to-end run's Spark pass (it computes them, as production does) against the same pass without them
+  (``score_features(reasons=False)``), on the same features in the same session, each with the Python
+  workers' peak RSS;
   With ``--scale``, ``score_day`` also runs on 1M, 3M and 10M customers (``--scale-rows``), each a new
   date, printing time, peak memory and where the time went (phases).
 
 Every write but the reruns starts from an empty table after a CHECKPOINT, so no step pays for another's
 dirty pages. The last line is machine-readable:
 RESULT write_vs_copy=<(a)/(b)> write_vs_to_sql=<(c)/(b)> e2e_seconds=<s> peak_rss_gib=<GiB>
-       rerun_vs_copy=<(a)/(b) rerun> reader_max_wait_s=<s> [scale_10m_vs_1m=<t(10M)/t(1M)> scale_peak_rss_gib=<max GiB>]
+       rerun_vs_copy=<(a)/(b) rerun> reader_max_wait_s=<s> reasons_vs_plain=<with/without, Spark pass>
+       plain_pass_s=<s> reasons_pass_s=<s> workers_rss_gib_plain=<GiB> workers_rss_gib_reasons=<GiB>
+       [scale_10m_vs_1m=<t(10M)/t(1M)> scale_peak_rss_gib=<max GiB>]
 """
 
 from __future__ import annotations
@@ -240,11 +246,34 @@ def final_rows(scores_path: Path, day: dt.date, lineage):
     """The churn_scores rows exactly as stored, sorted by key (the order most favourable to a raw COPY)."""
     import pandas as pd
 
+    from nightshift.score_reasons import REASON_COLUMNS
+
     frame = pd.read_parquet(scores_path).sort_values("customer_id", ignore_index=True)
     frame.insert(0, "score_date", day)
     for col in ("model_name", "model_version", "run_id", "data_version", "scored_at"):
         frame[col] = getattr(lineage, col)
-    return frame
+    return frame[[c for c in frame.columns if c not in REASON_COLUMNS] + list(REASON_COLUMNS)]  # the table's order
+
+
+def reason_fields(frame) -> list[bytes]:
+    """Each row's reason fields in binary COPY format (a name's length varies, so row by row; not timed)."""
+    from nightshift.score_reasons import REASON_PAIRS
+
+    null = struct.pack("!i", -1)
+    names: dict[str, bytes] = {}
+    columns = [frame[c].to_numpy(dtype=object) for pair in REASON_PAIRS for c in pair]
+    out = []
+    for row in zip(*columns, strict=True):
+        parts = []
+        for name, value in zip(row[::2], row[1::2], strict=True):
+            if not isinstance(name, str):  # None or NaN, as pandas reads a NULL string
+                parts += [null, null]
+                continue
+            if name not in names:
+                names[name] = struct.pack("!i", len(name.encode())) + name.encode()
+            parts += [names[name], struct.pack("!id", 8, value)]
+        out.append(b"".join(parts))
+    return out
 
 
 def binary_copy_buffer(frame) -> bytes:
@@ -257,14 +286,17 @@ def binary_copy_buffer(frame) -> bytes:
     rows = np.empty(len(frame), np.dtype(fields))
     epoch = dt.date(2000, 1, 1)  # PostgreSQL's binary date and timestamp epoch
     scored_at = frame["scored_at"].iloc[0]
-    rows["n"], rows["dl"], rows["d"] = 8, 4, (frame["score_date"].iloc[0] - epoch).days
+    rows["n"], rows["dl"], rows["d"] = len(frame.columns), 4, (frame["score_date"].iloc[0] - epoch).days
     rows["il"], rows["id"] = 8, frame["customer_id"].to_numpy()
     rows["pl"], rows["p"] = 8, frame["churn_probability"].to_numpy()
     for i, text in enumerate(texts):
         rows[f"tl{i}"], rows[f"t{i}"] = len(text), text
     micros = (scored_at - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
     rows["sl"], rows["s"] = 8, micros
-    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + rows.tobytes() + struct.pack("!h", -1)
+    fixed, width = rows.tobytes(), rows.dtype.itemsize
+    tails = reason_fields(frame)
+    body = b"".join(fixed[i * width : (i + 1) * width] + tail for i, tail in enumerate(tails))
+    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + body + struct.pack("!h", -1)
 
 
 def raw_copy(url: str, table: str, payload: bytes, fmt: str) -> None:
@@ -374,6 +406,27 @@ def size_label(rows: int) -> str:
     return f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else str(rows)
 
 
+SPARK_PASS = "Spark: read features, predict, write Parquet"
+
+
+@dataclass
+class PassCost:
+    seconds: float
+    workers_peak: int  # bytes: the Python workers' summed RSS at their peak
+
+
+def plain_pass(spark, features: Path, out: Path, rss: TreeRss) -> PassCost:
+    """The end-to-end run's Spark pass again, same features, same booster, same session, without the reasons."""
+    from nightshift.feature_list import feature_columns
+    from nightshift.model.registry import serving_model
+    from nightshift.scoring.predict import load_booster, score_features
+
+    booster = load_booster(serving_model(MODEL_NAME).uri, feature_columns(WINDOWS))
+    rss.reset()
+    seconds = timed(lambda: score_features(spark, features, booster, feature_columns(WINDOWS), out, reasons=False))
+    return PassCost(seconds, rss.peak["workers"])
+
+
 def score_day_phases(clock: PhaseClock) -> None:
     """Wrap what ``score_day`` calls, so a run's time splits into its phases."""
     import nightshift.scoring.predict as predict
@@ -385,7 +438,7 @@ def score_day_phases(clock: PhaseClock) -> None:
     clock.wrap(score, "serving_model", "registry: resolve champion")
     clock.wrap(predict, "load_booster", "load booster from MLflow")
     clock.wrap(score, "fingerprint", "sha256 of the features (data_version)")
-    clock.wrap(predict, "score_features", "Spark: read features, predict, write Parquet")
+    clock.wrap(predict, "score_features", SPARK_PASS)
     clock.wrap(publish, "publish_score_batches", "publish: read scores, encode, COPY")
     clock.wrap(publish, "_swap_in", "publish: primary key build, attach")
 
@@ -420,12 +473,18 @@ def main() -> None:
             return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())
 
         run_score_day(work / "warmup.parquet", WARMUP_DATE)  # JVM, Python workers, imports and model cache up
+        e2e_clock = PhaseClock()
+        score_day_phases(e2e_clock)
         rss.reset()
         t0 = time.perf_counter()
         e2e = run_score_day(work / "features.parquet", E2E_DATE)
         e2e_seconds = time.perf_counter() - t0
         peak = dict(rss.peak)
+        e2e_clock.restore()
         assert e2e["rows"] == args.rows, e2e
+        # The reasons' cost: the e2e run's Spark pass (with them) against the same pass without them.
+        reasons = PassCost(e2e_clock.seconds[SPARK_PASS], peak["workers"])
+        plain = plain_pass(spark, work / "features.parquet", work / "scores-plain", rss)
 
         scale: list[ScalePoint] = []
         for i, n in enumerate(scale_rows):
@@ -544,10 +603,21 @@ def main() -> None:
         f"  each part's own peak RSS: driver {peak['driver'] / GIB:.2f} GiB, Spark JVM {peak['jvm'] / GIB:.2f} GiB, "
         f"Python workers {peak['workers'] / GIB:.2f} GiB (up to {peak['worker_processes']} processes)"
     )
+    print(
+        f"reasons (top three tree contributions per row): Spark scoring pass of {n:,} rows, local[2]\n"
+        f"  without reasons {plain.seconds:>8.2f} s {n / plain.seconds:>11,.0f} rows/s, Python workers' peak RSS "
+        f"{plain.workers_peak / GIB:.2f} GiB\n"
+        f"  with reasons    {reasons.seconds:>8.2f} s {n / reasons.seconds:>11,.0f} rows/s, Python workers' peak RSS "
+        f"{reasons.workers_peak / GIB:.2f} GiB\n"
+        f"  reasons_vs_plain {reasons.seconds / plain.seconds:.2f} (target <= 1.5, memory unchanged)\n"
+        f"where the end-to-end score_day's {e2e_seconds:.1f} s went:\n{e2e_clock.table(e2e_seconds, indent='    ')}"
+    )
     result = (
         f"RESULT write_vs_copy={t_a / t_b:.2f} write_vs_to_sql={t_c / t_b:.2f} "
         f"e2e_seconds={e2e_seconds:.1f} peak_rss_gib={peak['tree'] / GIB:.2f} "
-        f"rerun_vs_copy={t_a / t_rerun:.2f} reader_max_wait_s={waits[-1]:.3f}"
+        f"rerun_vs_copy={t_a / t_rerun:.2f} reader_max_wait_s={waits[-1]:.3f} "
+        f"reasons_vs_plain={reasons.seconds / plain.seconds:.2f} plain_pass_s={plain.seconds:.1f} reasons_pass_s={reasons.seconds:.1f} "
+        f"workers_rss_gib_plain={plain.workers_peak / GIB:.2f} workers_rss_gib_reasons={reasons.workers_peak / GIB:.2f}"
     )
     if scale:
         print()
