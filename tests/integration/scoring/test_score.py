@@ -262,6 +262,14 @@ def test_every_row_carries_its_top_three_reasons_from_the_models_own_contributio
     assert_same_reasons(stored, expected)
     assert stored["reason_1"].notna().mean() > 0.9, "most customers have a reason: the comparison covers real values"
     assert (stored["reason_1_contribution"].dropna() >= stored["reason_2_contribution"].fillna(0).loc[stored["reason_1"].notna()]).all()
+    # The CRM's query as the scoring docs show it, for this day: the 100 most likely to churn with their reasons.
+    docs = (Path(__file__).parents[3] / "docs" / "scoring.md").read_text()
+    crm_query = docs.split("## Why a customer scored high")[1].split("```sql")[1].split("```")[0]
+    assert "DATE '2026-06-02'" in crm_query
+    top = query(url, crm_query.replace("DATE '2026-06-02'", f"DATE '{DAY}'"))
+    ranked = read_scores(url, DAY).sort_values(["churn_probability", "customer_id"], ascending=[False, True]).head(100)
+    assert [row[0] for row in top] == ranked["customer_id"].tolist()
+    assert [row[2::2] for row in top] == [tuple(expected.loc[c, [f"reason_{k}" for k in (1, 2, 3)]]) for c in ranked["customer_id"]]
     # Contributions are log-odds: with the bias they add up to the logit of the stored probability.
     import mlflow.xgboost
     import xgboost as xgb
