@@ -33,3 +33,4 @@ def test_the_training_benchmark_runs() -> None:
 def test_the_scoring_benchmark_runs() -> None:
     out = _run("scoring_throughput.py", "--rows", "5000", "--repeats", "1")
     assert out.splitlines()[-1].startswith("RESULT write_vs_copy=")
+    assert " reasons_vs_plain=" in out.splitlines()[-1]
