@@ -1,9 +1,17 @@
 """A reason for every score: the features that pushed a customer's churn probability up, and by how much.
 
-The contributions are XGBoost's own exact tree contributions (TreeSHAP, ``Booster.predict(pred_contribs=True)``),
-computed in the scoring pass from the same rows and the same booster as the probability. They are in
-log-odds: a row's contributions plus the model's bias sum to the logit of its probability, so a reason
-with contribution 0.7 multiplied the customer's odds of churning by e^0.7 (about 2) against the average.
+The contributions are XGBoost's own tree contributions, computed in the scoring pass from the same rows
+and the same booster as the probability, by the attribution params.yaml ``scoring.reasons`` names:
+
+- ``exact``: TreeSHAP (``Booster.predict(pred_contribs=True)``), the SHAP values: consistent (a feature the
+  model relies on more never gets less credit) and exact. About 100x a prediction's cost per row at 400 trees.
+- ``approx``: the per-path contributions (``pred_contribs=True, approx_contribs=True``), the Saabas
+  attribution: each split's change in the expected leaf value goes to the feature it splits on, along
+  the row's own path only. About 3-4x a prediction's cost; not consistent, so a feature's rank can differ.
+- ``off``: no reasons; the reason columns are NULL.
+
+Both are in log-odds and add up, with the model's bias, to the logit of the row's probability, so a
+reason with contribution 0.7 multiplied the customer's odds of churning by e^0.7 (about 2) against the average.
 
 Shared by scoring (which picks the reasons) and the warehouse (which stores them); numpy only, so a Spark
 Python worker imports nothing else for it.
@@ -20,6 +28,15 @@ REASON_PAIRS: tuple[tuple[str, str], ...] = tuple((f"reason_{k}", f"reason_{k}_c
 REASON_COLUMNS: tuple[str, ...] = tuple(column for pair in REASON_PAIRS for column in pair)
 # The code of "no reason" in the codes top_reasons returns.
 NO_REASON = -1
+EXACT, APPROX, OFF = "exact", "approx", "off"
+REASON_MODES: tuple[str, ...] = (EXACT, APPROX, OFF)
+
+
+def reasons_mode(value: object) -> str:
+    """``value`` if it names an attribution of params.yaml ``scoring.reasons``; else a ValueError naming the key."""
+    if not isinstance(value, str) or value not in REASON_MODES:
+        raise ValueError(f"params.yaml scoring.reasons must be one of {', '.join(REASON_MODES)}; got {value!r}")
+    return value
 
 
 def top_reasons(contributions: np.ndarray, k: int = TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nightshift.score_reasons import REASON_COLUMNS, top_reasons
+from nightshift.score_reasons import REASON_COLUMNS, reasons_mode, top_reasons
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +64,20 @@ def test_the_columns_a_crm_reads() -> None:
         "reason_3",
         "reason_3_contribution",
     )
+
+
+@pytest.mark.parametrize("value", ["exact", "approx", "off"])
+def test_each_reasons_mode_is_accepted(value: str) -> None:
+    assert reasons_mode(value) == value
+
+
+@pytest.mark.parametrize("value", ["EXACT", "shap", "", None, True])
+def test_any_other_reasons_mode_is_refused_naming_the_key_and_the_allowed_values(value: object) -> None:
+    with pytest.raises(ValueError, match=r"params.yaml scoring.reasons must be one of exact, approx, off; got"):
+        reasons_mode(value)
+
+
+def test_params_yaml_names_a_reasons_mode() -> None:
+    from nightshift.config import load_params
+
+    assert reasons_mode(load_params()["scoring"]["reasons"]) == "exact"

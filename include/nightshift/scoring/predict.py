@@ -8,10 +8,12 @@ instead of 260 MiB, which on ``local[2]`` is a quarter of the run's memory. The 
 cluster, provided executors can read the features and write the output (shared storage) and have
 ``nightshift`` and xgboost installed.
 
-Each row also gets its reasons (``nightshift.score_reasons``): the same booster's exact tree contributions
-(``pred_contribs``) on the same float matrix, in the same batch, reduced to the three features that pushed the
-probability up most. The worker then also holds one DMatrix and one rows x (features + 1) float32 matrix of
-contributions per Arrow batch (a batch is spark.sql.execution.arrow.maxRecordsPerBatch rows).
+Each row also gets its reasons (``nightshift.score_reasons``): the same booster's tree contributions
+(``pred_contribs``, exact or approximate as params.yaml ``scoring.reasons`` says) on the same float matrix, in
+the same batch, reduced to the three features that pushed the probability up most. The worker then also holds
+one DMatrix and one rows x (features + 1) float32 matrix of contributions per Arrow batch (a batch is
+spark.sql.execution.arrow.maxRecordsPerBatch rows). With ``off`` the reason columns are NULL and no contribution
+is computed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
 
-from nightshift.score_reasons import REASON_COLUMNS, REASON_PAIRS, top_reasons
+from nightshift.score_reasons import APPROX, EXACT, NO_REASON, OFF, REASON_COLUMNS, REASON_PAIRS, TOP_REASONS, reasons_mode, top_reasons
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,6 @@ def _reasons_schema(prefix: str = "") -> str:
 
 
 SCORES_SCHEMA = f"customer_id long, churn_probability double, {_reasons_schema()}"
-# Without reasons: the benchmark's measure of what the reasons cost.
-PLAIN_SCORES_SCHEMA = "customer_id long, churn_probability double"
 
 # The boosters last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
 # workers across tasks, so a worker parses a model once per scoring job, not once per partition;
@@ -131,14 +131,20 @@ def _churn_probabilities(booster: Any, matrix: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
 
 
-def _contribution_reasons(booster: Any, matrix: np.ndarray, nthread: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top reasons of each row: the booster's exact tree contributions (TreeSHAP) on the same matrix.
+def _contribution_reasons(booster: Any, matrix: np.ndarray, nthread: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """The top reasons of each row: the booster's tree contributions on the same matrix, by attribution ``mode``.
 
+    ``exact`` is TreeSHAP, ``approx`` the per-path (Saabas) contributions; ``off`` gives every row no reason.
     inplace_predict has no contributions, so the matrix becomes one DMatrix (NaN missing, as inplace_predict
     reads it). load_booster checked the booster's feature names against the columns, hence no name check here.
     """
+    import numpy as np
+
+    if mode == OFF:
+        return np.full((len(matrix), TOP_REASONS), NO_REASON, dtype=np.int32), np.full((len(matrix), TOP_REASONS), np.nan)
     xgb = _import_xgboost()
-    contributions = booster.predict(xgb.DMatrix(matrix, nthread=nthread), pred_contribs=True, validate_features=False)
+    dmatrix = xgb.DMatrix(matrix, nthread=nthread)
+    contributions = booster.predict(dmatrix, pred_contribs=True, approx_contribs=mode == APPROX, validate_features=False)
     return top_reasons(contributions[:, :-1])  # the last column is the bias: the model's average log-odds
 
 
@@ -168,42 +174,41 @@ def _reason_arrays(codes: np.ndarray, values: np.ndarray, names: pa.Array) -> li
     return arrays
 
 
-def _model_outputs(booster: Any, matrix: np.ndarray, names: pa.Array | None, nthread: int) -> list[pa.Array]:
-    """churn_probability, then (with ``names``, the model's columns) its reason columns, for one batch's matrix."""
+def _model_outputs(booster: Any, matrix: np.ndarray, names: pa.Array, nthread: int, mode: str) -> list[pa.Array]:
+    """churn_probability, then its reason columns (``names``: the model's columns), for one batch's matrix."""
     import pyarrow as pa
 
     probabilities = _churn_probabilities(booster, matrix)
     # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
     outputs = [pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])]
-    if names is not None:
-        outputs += _reason_arrays(*_contribution_reasons(booster, matrix, nthread), names)
-    return outputs
+    return outputs + _reason_arrays(*_contribution_reasons(booster, matrix, nthread, mode), names)
 
 
 def _predict_partition(
-    batches: Iterator[pa.RecordBatch], key: str, raw: Broadcast, columns: list[str], nthread: int, reasons: bool = True
+    batches: Iterator[pa.RecordBatch], key: str, raw: Broadcast, columns: list[str], nthread: int, reasons: str = EXACT
 ) -> Iterator[pa.RecordBatch]:
     import numpy as np
     import pyarrow as pa
 
     booster = _worker_booster(key, raw, nthread)
-    names = _string_array(columns) if reasons else None
-    out_names = ["customer_id", "churn_probability", *(REASON_COLUMNS if reasons else ())]
+    names = _string_array(columns)
+    out_names = ["customer_id", "churn_probability", *REASON_COLUMNS]
     for batch in batches:
         # The model's columns in its order as one float matrix, straight from the Arrow buffers.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        outputs = _model_outputs(booster, matrix, names, nthread)
+        outputs = _model_outputs(booster, matrix, names, nthread, reasons)
         yield pa.RecordBatch.from_arrays([batch.column("customer_id").cast(pa.int64()), *outputs], names=out_names)
 
 
 def score_features(
-    spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path, reasons: bool = True
+    spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path, reasons: str = EXACT
 ) -> Path:
     """Score every row of the features at ``features_path``; write customer_id, churn_probability and the reasons to ``out_dir``.
 
     ``out_dir`` is replaced: nightly_scoring gives each run a folder of its own (``nightshift.scoring.run_folders``).
-    ``reasons=False`` leaves the reason columns out (what the benchmark compares their cost against).
+    ``reasons`` is the attribution (``nightshift.score_reasons``); ``off`` writes the reason columns NULL.
     """
+    reasons = reasons_mode(reasons)
     features = spark.read.parquet(str(features_path))
     missing = [c for c in ["customer_id", *columns] if c not in features.columns]
     if missing:
@@ -213,13 +218,12 @@ def score_features(
     raw = spark.sparkContext.broadcast(booster_raw)
     try:
         scores = features.select("customer_id", *columns).mapInArrow(
-            partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread, reasons=reasons),
-            SCORES_SCHEMA if reasons else PLAIN_SCORES_SCHEMA,
+            partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread, reasons=reasons), SCORES_SCHEMA
         )
         scores.write.mode("overwrite").parquet(str(out_dir))
     finally:
         raw.destroy()
-    log.info("scored %s with model %s -> %s", features_path, key[:12], out_dir)
+    log.info("scored %s with model %s (reasons: %s) -> %s", features_path, key[:12], reasons, out_dir)
     return out_dir
 
 
@@ -261,6 +265,7 @@ def _predict_pair_partition(
     columns: list[str],
     nthread: int,
     canary: Any,
+    reasons: str = EXACT,
 ) -> Iterator[pa.RecordBatch]:
     import numpy as np
     import pyarrow as pa
@@ -273,7 +278,7 @@ def _predict_pair_partition(
     for batch in batches:
         # One matrix, two models: the features are read and converted once.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        arrays = [array for booster in (champion, challenger) for array in _model_outputs(booster, matrix, names, nthread)]
+        arrays = [array for booster in (champion, challenger) for array in _model_outputs(booster, matrix, names, nthread, reasons)]
         ids = batch.column("customer_id").cast(pa.int64())
         mask = in_canary(np.frombuffer(ids.buffers()[1], dtype=np.int64, count=ids.offset + len(ids))[ids.offset :], canary)
         bits = np.packbits(mask, bitorder="little")
@@ -289,13 +294,15 @@ def score_features_pair(
     columns: Sequence[str],
     out_dir: Path,
     canary: Any,
+    reasons: str = EXACT,
 ) -> Path:
     """Champion and challenger on every row in one pass (both boosters broadcast once, the features read once).
 
     Writes customer_id, churn_probability and reason columns (the champion's), challenger_probability and
     challenger_reason_... columns, and canary (the challenger serves this customer, ``nightshift.scoring.rollout``)
-    as Parquet to ``out_dir``, replacing it.
+    as Parquet to ``out_dir``, replacing it. ``reasons`` is both models' attribution, as in ``score_features``.
     """
+    reasons = reasons_mode(reasons)
     features = spark.read.parquet(str(features_path))
     missing = [c for c in ["customer_id", *columns] if c not in features.columns]
     if missing:
@@ -305,11 +312,14 @@ def score_features_pair(
     raws = (spark.sparkContext.broadcast(champion_raw), spark.sparkContext.broadcast(challenger_raw))
     try:
         scores = features.select("customer_id", *columns).mapInArrow(
-            partial(_predict_pair_partition, keys=keys, raws=raws, columns=list(columns), nthread=nthread, canary=canary), PAIR_SCHEMA
+            partial(_predict_pair_partition, keys=keys, raws=raws, columns=list(columns), nthread=nthread, canary=canary, reasons=reasons),
+            PAIR_SCHEMA,
         )
         scores.write.mode("overwrite").parquet(str(out_dir))
     finally:
         for raw in raws:
             raw.destroy()
-    log.info("scored %s with champion %s and challenger %s -> %s", features_path, keys[0][:12], keys[1][:12], out_dir)
+    log.info(
+        "scored %s with champion %s and challenger %s (reasons: %s) -> %s", features_path, keys[0][:12], keys[1][:12], reasons, out_dir
+    )
     return out_dir

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nightshift.model.registry import Aliases, ServingModel, registry_client, serving_model, version_by_alias
-from nightshift.score_reasons import REASON_COLUMNS
+from nightshift.score_reasons import EXACT, REASON_COLUMNS
 from nightshift.scoring.rollout import Canary
 
 if TYPE_CHECKING:
@@ -107,14 +107,19 @@ class ChallengerRun:
     def serves_canary(self) -> bool:
         return self.paired and self.canary.active
 
-    def score_pair(self, spark: SparkSession, features_path: Path, served: bytes, columns: list[str], scores_dir: Path) -> bool:
-        """Both models in one Spark pass into ``scores_dir``; False (the problem recorded) when the challenger cannot."""
+    def score_pair(
+        self, spark: SparkSession, features_path: Path, served: bytes, columns: list[str], scores_dir: Path, reasons: str = EXACT
+    ) -> bool:
+        """Both models in one Spark pass into ``scores_dir``; False (the problem recorded) when the challenger cannot.
+
+        ``reasons`` is both models' attribution (params.yaml ``scoring.reasons``).
+        """
         from nightshift.scoring.predict import score_features_pair
 
         booster = self.booster
         if booster is None:
             return False
-        _, error = isolated(lambda: score_features_pair(spark, features_path, served, booster, columns, scores_dir, self.canary))
+        _, error = isolated(lambda: score_features_pair(spark, features_path, served, booster, columns, scores_dir, self.canary, reasons))
         if error is not None:
             self.problem = f"challenger version {self.model.version} failed in the scoring pass: {error}"
             log.error("SHADOW SCORING FAILED for %s: %s; scoring again with the champion alone", self.score_date, self.problem)
@@ -164,10 +169,12 @@ def score_day_with_challenger(
     scores_dir: Path,
     aliases: Aliases,
     canary: Canary,
+    reasons: str = EXACT,
 ) -> dict[str, Any]:
     """Score ``score_date`` with the champion (and the challenger in shadow and canary); publish both.
 
     Without a challenger other than the champion this is ``score_day``: the champion serves everyone.
+    ``reasons`` is the rows' attribution (params.yaml ``scoring.reasons``).
     """
     from nightshift.scoring.score import score_and_publish
     from nightshift.warehouse.schema import ensure_schema
@@ -181,7 +188,7 @@ def score_day_with_challenger(
             canary.fraction,
             model_name,
         )
-    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, champion, challenger, canary)
+    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, champion, challenger, canary, reasons)
 
 
 def _canary_rows(path: Path) -> int:

@@ -86,3 +86,78 @@ def test_a_scoring_worker_predicts_from_arrow_without_loading_pandas_or_scikit_l
     assert any(expected_reasons[0]), "the tiny model gives no row a reason: the check would prove nothing"
     assert loaded == "[]"
     assert sklearn == "sklearn ok"
+
+
+class _Broadcast:
+    """What the worker reads of Spark's broadcast: its value."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+
+def _tiny_model_and_batch():
+    """A small booster on three features, deep enough that the per-path and the SHAP attributions differ, and a batch of its rows."""
+    import numpy as np
+    import pyarrow as pa
+    import xgboost as xgb
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 3))
+    x[::7, 0] = np.nan
+    y = ((x[:, 1] > 0) & (np.nan_to_num(x[:, 0]) + x[:, 2] > 0)).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1}, xgb.DMatrix(x, label=y), num_boost_round=8)
+    rows = x[:50]
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(np.arange(50), pa.int64()), *(pa.array(rows[:, j], from_pandas=True) for j in range(3))],
+        names=["customer_id", "a", "b", "c"],
+    )
+    return booster, rows, batch
+
+
+def _scored(reasons: str):
+    from nightshift.scoring.predict import _predict_partition
+
+    booster, rows, batch = _tiny_model_and_batch()
+    raw = bytes(booster.save_raw("ubj"))
+    out = list(_predict_partition(iter([batch]), f"test-{reasons}", _Broadcast(raw), ["a", "b", "c"], 1, reasons))
+    return booster, rows, out[0]
+
+
+def test_approx_reasons_are_the_boosters_own_per_path_contributions_of_the_same_rows() -> None:
+    import numpy as np
+    import xgboost as xgb
+
+    from nightshift.score_reasons import top_reasons
+
+    booster, rows, scored = _scored("approx")
+    approx = booster.predict(xgb.DMatrix(rows), pred_contribs=True, approx_contribs=True)[:, :-1]
+    exact = booster.predict(xgb.DMatrix(rows), pred_contribs=True)[:, :-1]
+    assert not np.allclose(approx, exact), "the model gives both attributions alike: the check would prove nothing"
+    codes, values = top_reasons(approx)
+    names = np.array(["a", "b", "c"])
+    for k in range(3):
+        expected = [None if c < 0 else str(names[c]) for c in codes[:, k]]
+        assert scored.column(f"reason_{k + 1}").to_pylist() == expected
+        stored = np.array([np.nan if v is None else v for v in scored.column(f"reason_{k + 1}_contribution").to_pylist()])
+        np.testing.assert_array_equal(stored, values[:, k])
+    assert scored.column("reason_1").null_count < len(rows), "no row has a reason: the check would prove nothing"
+    # The probability path is the same whatever the attribution.
+    np.testing.assert_array_equal(scored.column("churn_probability").to_numpy(), booster.inplace_predict(rows).astype(np.float64))
+
+
+def test_reasons_off_leaves_every_reason_column_null_and_the_probabilities_as_they_are() -> None:
+    import numpy as np
+
+    from nightshift.score_reasons import REASON_COLUMNS
+
+    booster, rows, scored = _scored("off")
+    assert scored.schema.names == ["customer_id", "churn_probability", *REASON_COLUMNS]
+    assert all(scored.column(c).null_count == len(rows) for c in REASON_COLUMNS)
+    np.testing.assert_array_equal(scored.column("churn_probability").to_numpy(), booster.inplace_predict(rows).astype(np.float64))
+
+
+def test_an_unknown_reasons_mode_is_refused_naming_the_key_and_the_allowed_values() -> None:
+    from nightshift.scoring.predict import score_features
+
+    with pytest.raises(ValueError, match=r"params.yaml scoring.reasons must be one of exact, approx, off; got 'shap'"):
+        score_features(None, None, b"", [], None, reasons="shap")  # type: ignore[arg-type]  # refused before Spark is touched
