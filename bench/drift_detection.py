@@ -210,7 +210,8 @@ def main() -> None:
         print(f"nights: {len(nights)} days scored and judged ...", flush=True)
         for day in nights:
             features = scoring_features(spark, landing.data_dir, day, root / "features" / day.isoformat(), windows)
-            scores_path = score_features(spark, Path(features["path"]), booster, columns, root / "scores" / day.isoformat())
+            # Drift reads the probabilities only: the reasons would add their cost to every night here.
+            scores_path = score_features(spark, Path(features["path"]), booster, columns, root / "scores" / day.isoformat(), reasons="off")
             scored[day] = scores_path
             labelled = newest_labelled(snapshots, day, horizon)
             for name, reference in references.items():

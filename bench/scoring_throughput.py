@@ -19,13 +19,27 @@ columns with the project's training parameters (params.yaml ``train.xgboost``):
   timed after a warm-up run so the JVM and the Python workers are up. Memory is sampled over the
   whole process tree (this driver, the Spark JVM and its Python workers) during that run; the RESULT
   line's peak_rss_gib is the RSS summed over the tree, which counts shared pages more than once.
+  what every row's three reasons cost (``nightshift.score_reasons``, params.yaml ``scoring.reasons``): the
+  Spark scoring pass with ``off`` (plain), ``approx`` and ``exact`` reasons, on the same features in the same
+  session, each with the Python workers' peak RSS. The end-to-end run computes ``approx`` reasons and its
+  Spark pass is the approx figure. Exact TreeSHAP with the 400-tree bench model takes about 100x a
+  prediction per row (over 5 minutes at 1M rows on an idle 2-core machine), so it is timed on the first
+  ``--exact-rows`` rows (100,000) next to a plain pass of those rows, and scaled per row: plain(N) +
+  (exact - plain)(slice) x N / slice. Then all three again at full size with a booster of the size
+  training actually serves: 28 trees of params.yaml's depth, what the train step's cross-validation
+  picked on the generated data in the model quality run (n_estimators 400 is only its ceiling);
   With ``--scale``, ``score_day`` also runs on 1M, 3M and 10M customers (``--scale-rows``), each a new
   date, printing time, peak memory and where the time went (phases).
 
 Every write but the reruns starts from an empty table after a CHECKPOINT, so no step pays for another's
 dirty pages. The last line is machine-readable:
 RESULT write_vs_copy=<(a)/(b)> write_vs_to_sql=<(c)/(b)> e2e_seconds=<s> peak_rss_gib=<GiB>
-       rerun_vs_copy=<(a)/(b) rerun> reader_max_wait_s=<s> [scale_10m_vs_1m=<t(10M)/t(1M)> scale_peak_rss_gib=<max GiB>]
+       rerun_vs_copy=<(a)/(b) rerun> reader_max_wait_s=<s> reasons_vs_plain=<exact/plain, Spark pass>
+       approx_reasons_vs_plain=<approx/plain> plain_pass_s=<s> reasons_pass_s=<s exact> approx_pass_s=<s>
+       exact_timed_rows=<rows> workers_rss_gib_plain=<GiB> workers_rss_gib_reasons=<GiB exact> workers_rss_gib_approx=<GiB>
+       reasons_vs_plain_champion_size=<exact/plain, 28 trees> approx_reasons_vs_plain_champion_size=<approx/plain, 28 trees>
+       workers_rss_gib_plain_champion_size=<GiB> workers_rss_gib_reasons_champion_size=<GiB exact>
+       [scale_10m_vs_1m=<t(10M)/t(1M)> scale_peak_rss_gib=<max GiB>]
 """
 
 from __future__ import annotations
@@ -114,23 +128,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def register_champion(rows: int = 20_000) -> None:
-    """A small XGBoost churn model on the project's feature columns, registered and aliased champion."""
-    import mlflow
+# Trees of the model the train step serves: cross-validation picked 28 on the generated data (docs/model.md).
+CHAMPION_SIZE_TREES = 28
+
+
+def fit_model(n_estimators: int | None = None, rows: int = 20_000):
+    """An XGBoost churn model on synthetic rows of the project's feature columns, params.yaml's ``train.xgboost``.
+
+    ``n_estimators`` None keeps params.yaml's (400, the ceiling cross-validation picks below).
+    """
     import xgboost as xgb
-    from mlflow.tracking import MlflowClient
 
     from nightshift.config import load_params
     from nightshift.feature_list import feature_columns
-    from nightshift.model.registry import configure_mlflow, ensure_experiment
 
     columns = feature_columns(WINDOWS)
     frame = synthetic_features(np.random.default_rng(1), np.arange(rows), columns)
     risk = frame["failed_payments_30d"] + frame["tickets_30d"] - frame["active_days_30d"] / 10
     label = (risk + np.random.default_rng(2).normal(0, 1, rows) > 1).astype(int)
-    # The training params of params.yaml: the benchmark predicts with a model of production size.
-    model = xgb.XGBClassifier(**{"eval_metric": "logloss", **load_params()["train"]["xgboost"]})
+    settings = {"eval_metric": "logloss", **load_params()["train"]["xgboost"]}
+    if n_estimators is not None:
+        settings["n_estimators"] = n_estimators
+    model = xgb.XGBClassifier(**settings)
     model.fit(frame[columns], label)
+    return model
+
+
+def register_champion() -> None:
+    """The 400-tree model (params.yaml's training params at their ceiling), registered and aliased champion."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from nightshift.model.registry import configure_mlflow, ensure_experiment
+
+    model = fit_model()
     configure_mlflow()
     ensure_experiment(MODEL_NAME)
     with mlflow.start_run():
@@ -240,11 +271,34 @@ def final_rows(scores_path: Path, day: dt.date, lineage):
     """The churn_scores rows exactly as stored, sorted by key (the order most favourable to a raw COPY)."""
     import pandas as pd
 
+    from nightshift.score_reasons import REASON_COLUMNS
+
     frame = pd.read_parquet(scores_path).sort_values("customer_id", ignore_index=True)
     frame.insert(0, "score_date", day)
     for col in ("model_name", "model_version", "run_id", "data_version", "scored_at"):
         frame[col] = getattr(lineage, col)
-    return frame
+    return frame[[c for c in frame.columns if c not in REASON_COLUMNS] + list(REASON_COLUMNS)]  # the table's order
+
+
+def reason_fields(frame) -> list[bytes]:
+    """Each row's reason fields in binary COPY format (a name's length varies, so row by row; not timed)."""
+    from nightshift.score_reasons import REASON_PAIRS
+
+    null = struct.pack("!i", -1)
+    names: dict[str, bytes] = {}
+    columns = [frame[c].to_numpy(dtype=object) for pair in REASON_PAIRS for c in pair]
+    out = []
+    for row in zip(*columns, strict=True):
+        parts = []
+        for name, value in zip(row[::2], row[1::2], strict=True):
+            if not isinstance(name, str):  # None or NaN, as pandas reads a NULL string
+                parts += [null, null]
+                continue
+            if name not in names:
+                names[name] = struct.pack("!i", len(name.encode())) + name.encode()
+            parts += [names[name], struct.pack("!id", 8, value)]
+        out.append(b"".join(parts))
+    return out
 
 
 def binary_copy_buffer(frame) -> bytes:
@@ -257,14 +311,17 @@ def binary_copy_buffer(frame) -> bytes:
     rows = np.empty(len(frame), np.dtype(fields))
     epoch = dt.date(2000, 1, 1)  # PostgreSQL's binary date and timestamp epoch
     scored_at = frame["scored_at"].iloc[0]
-    rows["n"], rows["dl"], rows["d"] = 8, 4, (frame["score_date"].iloc[0] - epoch).days
+    rows["n"], rows["dl"], rows["d"] = len(frame.columns), 4, (frame["score_date"].iloc[0] - epoch).days
     rows["il"], rows["id"] = 8, frame["customer_id"].to_numpy()
     rows["pl"], rows["p"] = 8, frame["churn_probability"].to_numpy()
     for i, text in enumerate(texts):
         rows[f"tl{i}"], rows[f"t{i}"] = len(text), text
     micros = (scored_at - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
     rows["sl"], rows["s"] = 8, micros
-    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + rows.tobytes() + struct.pack("!h", -1)
+    fixed, width = rows.tobytes(), rows.dtype.itemsize
+    tails = reason_fields(frame)
+    body = b"".join(fixed[i * width : (i + 1) * width] + tail for i, tail in enumerate(tails))
+    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + body + struct.pack("!h", -1)
 
 
 def raw_copy(url: str, table: str, payload: bytes, fmt: str) -> None:
@@ -374,6 +431,83 @@ def size_label(rows: int) -> str:
     return f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else str(rows)
 
 
+SPARK_PASS = "Spark: read features, predict, write Parquet"
+
+
+@dataclass
+class PassCost:
+    seconds: float
+    workers_peak: int  # bytes: the Python workers' summed RSS at their peak
+
+
+def spark_pass(spark, features: Path, booster: bytes, out: Path, rss: TreeRss, reasons: str) -> PassCost:
+    """The scoring Spark pass alone (read, predict with ``reasons``, write Parquet), timed with the workers' peak RSS."""
+    from nightshift.feature_list import feature_columns
+    from nightshift.scoring.predict import score_features
+
+    rss.reset()
+    seconds = timed(lambda: score_features(spark, features, booster, feature_columns(WINDOWS), out, reasons=reasons))
+    peak = rss.peak["workers"]
+    shutil.rmtree(out, ignore_errors=True)
+    return PassCost(seconds, peak)
+
+
+@dataclass
+class ReasonCosts:
+    """One booster's Spark pass without reasons, with approx and with exact reasons, on the same features."""
+
+    plain: PassCost
+    approx: PassCost
+    exact: PassCost  # scaled from exact_rows to all rows when exact_rows is fewer
+    exact_rows: int
+    slice_note: str = ""
+
+    def lines(self, rows: int) -> str:
+        out = []
+        for label, cost in (("off (plain)", self.plain), ("approx (Saabas)", self.approx), ("exact (TreeSHAP)", self.exact)):
+            out.append(
+                f"  {label:<17} {cost.seconds:>8.2f} s {rows / cost.seconds:>11,.0f} rows/s, Python workers' peak RSS "
+                f"{cost.workers_peak / GIB:.2f} GiB"
+            )
+        return "\n".join(out) + self.slice_note
+
+
+def exact_cost(
+    spark, work: Path, booster: bytes, rss: TreeRss, rows: int, exact_rows: int, plain: PassCost, approx: PassCost
+) -> ReasonCosts:
+    """Exact reasons' pass over all rows, or over the first ``exact_rows`` scaled per row by their extra cost over plain."""
+    features = work / "features.parquet"
+    if exact_rows >= rows:
+        return ReasonCosts(plain, approx, spark_pass(spark, features, booster, work / "scores-exact", rss, "exact"), rows)
+    # The same seed writes the same first rows: the slice is the head of the full features.
+    sliced = work / "features-slice.parquet"
+    write_features(sliced, exact_rows, seed=6)
+    slice_plain = spark_pass(spark, sliced, booster, work / "scores-slice", rss, "off")
+    slice_exact = spark_pass(spark, sliced, booster, work / "scores-slice", rss, "exact")
+    sliced.unlink()
+    scaled = plain.seconds + (slice_exact.seconds - slice_plain.seconds) * rows / exact_rows
+    note = (
+        f"\n  exact timed on the first {exact_rows:,} rows (off {slice_plain.seconds:.2f} s, exact {slice_exact.seconds:.2f} s) and "
+        f"scaled per row: plain + (exact - off) x {rows / exact_rows:g}; its RSS is the slice's (per Arrow batch, not per row)"
+    )
+    return ReasonCosts(plain, approx, PassCost(scaled, slice_exact.workers_peak), exact_rows, note)
+
+
+def reason_costs(spark, work: Path, rss: TreeRss, rows: int, exact_rows: int, approx: PassCost) -> tuple[ReasonCosts, ReasonCosts]:
+    """The 400-tree champion's three passes (approx from the end-to-end run), then a champion-size booster's, all rows."""
+    from nightshift.feature_list import feature_columns
+    from nightshift.model.registry import serving_model
+    from nightshift.scoring.predict import load_booster
+
+    features = work / "features.parquet"
+    booster = load_booster(serving_model(MODEL_NAME).uri, feature_columns(WINDOWS))
+    plain = spark_pass(spark, features, booster, work / "scores-plain", rss, "off")
+    big = exact_cost(spark, work, booster, rss, rows, exact_rows, plain, approx)
+    small_booster = bytes(fit_model(CHAMPION_SIZE_TREES).get_booster().save_raw("ubj"))
+    small = [spark_pass(spark, features, small_booster, work / "scores-small", rss, mode) for mode in ("off", "approx", "exact")]
+    return big, ReasonCosts(*small, rows)
+
+
 def score_day_phases(clock: PhaseClock) -> None:
     """Wrap what ``score_day`` calls, so a run's time splits into its phases."""
     import nightshift.scoring.predict as predict
@@ -385,7 +519,7 @@ def score_day_phases(clock: PhaseClock) -> None:
     clock.wrap(score, "serving_model", "registry: resolve champion")
     clock.wrap(predict, "load_booster", "load booster from MLflow")
     clock.wrap(score, "fingerprint", "sha256 of the features (data_version)")
-    clock.wrap(predict, "score_features", "Spark: read features, predict, write Parquet")
+    clock.wrap(predict, "score_features", SPARK_PASS)
     clock.wrap(publish, "publish_score_batches", "publish: read scores, encode, COPY")
     clock.wrap(publish, "_swap_in", "publish: primary key build, attach")
 
@@ -396,6 +530,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b); the best counts (default 3)")
     parser.add_argument("--scale", action="store_true", help="also score 1M, 3M and 10M customers end to end (about 6 more minutes)")
     parser.add_argument("--scale-rows", default="1000000,3000000,10000000", help="the sizes --scale scores, comma-separated")
+    parser.add_argument(
+        "--exact-rows", type=int, default=100_000, help="rows the 400-tree model's exact reasons are timed on, then scaled (100,000)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.ERROR)
@@ -417,15 +554,24 @@ def main() -> None:
         spark = features_and_session(work, args.rows)
 
         def run_score_day(features: Path, day: dt.date) -> dict:
-            return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), work / "scores" / day.isoformat())
+            # approx: exact reasons with the 400-tree model would take most of the benchmark's time (timed apart below).
+            scores = work / "scores" / day.isoformat()
+            return score_day(spark, features, day, url, MODEL_NAME, list(WINDOWS), scores, reasons="approx")
 
         run_score_day(work / "warmup.parquet", WARMUP_DATE)  # JVM, Python workers, imports and model cache up
+        e2e_clock = PhaseClock()
+        score_day_phases(e2e_clock)
         rss.reset()
         t0 = time.perf_counter()
         e2e = run_score_day(work / "features.parquet", E2E_DATE)
         e2e_seconds = time.perf_counter() - t0
         peak = dict(rss.peak)
+        e2e_clock.restore()
         assert e2e["rows"] == args.rows, e2e
+        # The reasons' cost: the e2e run's Spark pass (approx) against the same pass without them and with exact ones.
+        approx = PassCost(e2e_clock.seconds[SPARK_PASS], peak["workers"])
+        print("timing the reasons' Spark passes ...", flush=True)
+        big, small = reason_costs(spark, work, rss, args.rows, min(args.exact_rows, args.rows), approx)
 
         scale: list[ScalePoint] = []
         for i, n in enumerate(scale_rows):
@@ -544,10 +690,28 @@ def main() -> None:
         f"  each part's own peak RSS: driver {peak['driver'] / GIB:.2f} GiB, Spark JVM {peak['jvm'] / GIB:.2f} GiB, "
         f"Python workers {peak['workers'] / GIB:.2f} GiB (up to {peak['worker_processes']} processes)"
     )
+    exact_ratio, approx_ratio = big.exact.seconds / big.plain.seconds, big.approx.seconds / big.plain.seconds
+    small_exact, small_approx = small.exact.seconds / small.plain.seconds, small.approx.seconds / small.plain.seconds
+    print(
+        f"reasons (top three tree contributions per row): Spark scoring pass of {n:,} rows, local[2]\n"
+        f"bench model (400 trees, depth 4; approx is the end-to-end run's pass):\n{big.lines(n)}\n"
+        f"  reasons_vs_plain {exact_ratio:.2f}, approx_reasons_vs_plain {approx_ratio:.2f} (target <= 1.5, memory unchanged)\n"
+        f"champion size ({CHAMPION_SIZE_TREES} trees, depth 4, the count cross-validation picks on the generated data):\n"
+        f"{small.lines(n)}\n"
+        f"  reasons_vs_plain_champion_size {small_exact:.2f}, approx_reasons_vs_plain_champion_size {small_approx:.2f}\n"
+        f"where the end-to-end score_day's {e2e_seconds:.1f} s went (approx reasons):\n{e2e_clock.table(e2e_seconds, indent='    ')}"
+    )
     result = (
         f"RESULT write_vs_copy={t_a / t_b:.2f} write_vs_to_sql={t_c / t_b:.2f} "
         f"e2e_seconds={e2e_seconds:.1f} peak_rss_gib={peak['tree'] / GIB:.2f} "
-        f"rerun_vs_copy={t_a / t_rerun:.2f} reader_max_wait_s={waits[-1]:.3f}"
+        f"rerun_vs_copy={t_a / t_rerun:.2f} reader_max_wait_s={waits[-1]:.3f} "
+        f"reasons_vs_plain={exact_ratio:.2f} approx_reasons_vs_plain={approx_ratio:.2f} plain_pass_s={big.plain.seconds:.1f} "
+        f"reasons_pass_s={big.exact.seconds:.1f} approx_pass_s={big.approx.seconds:.1f} exact_timed_rows={big.exact_rows} "
+        f"workers_rss_gib_plain={big.plain.workers_peak / GIB:.2f} workers_rss_gib_reasons={big.exact.workers_peak / GIB:.2f} "
+        f"workers_rss_gib_approx={big.approx.workers_peak / GIB:.2f} "
+        f"reasons_vs_plain_champion_size={small_exact:.2f} approx_reasons_vs_plain_champion_size={small_approx:.2f} "
+        f"workers_rss_gib_plain_champion_size={small.plain.workers_peak / GIB:.2f} "
+        f"workers_rss_gib_reasons_champion_size={small.exact.workers_peak / GIB:.2f}"
     )
     if scale:
         print()

@@ -120,6 +120,7 @@ def nightly_scoring():
         from nightshift.airflow.context import run_folder_name, scored_day, warehouse_url
         from nightshift.config import day_scores_dir, load_params
         from nightshift.model.registry import Aliases
+        from nightshift.score_reasons import reasons_mode
         from nightshift.scoring.rollout import Canary
         from nightshift.scoring.shadow import score_day_with_challenger
 
@@ -136,6 +137,7 @@ def nightly_scoring():
             day_scores_dir(day, run_folder_name(context)),
             Aliases.from_params(p["model"]),
             Canary.from_params(p["rollout"]),
+            reasons_mode(p["scoring"]["reasons"]),
         )
         # drift_monitor runs on this event and has no logical date: the extra tells it which day, which
         # version scored it and where the day's features and scores are.

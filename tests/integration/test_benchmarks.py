@@ -33,3 +33,5 @@ def test_the_training_benchmark_runs() -> None:
 def test_the_scoring_benchmark_runs() -> None:
     out = _run("scoring_throughput.py", "--rows", "5000", "--repeats", "1")
     assert out.splitlines()[-1].startswith("RESULT write_vs_copy=")
+    for key in ("reasons_vs_plain", "approx_reasons_vs_plain", "reasons_vs_plain_champion_size"):
+        assert f" {key}=" in out.splitlines()[-1]

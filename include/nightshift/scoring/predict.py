@@ -7,6 +7,13 @@ one float matrix of it at a time, and loads neither pandas nor scikit-learn: abo
 instead of 260 MiB, which on ``local[2]`` is a quarter of the run's memory. The same job runs on ``local[2]`` and on a
 cluster, provided executors can read the features and write the output (shared storage) and have
 ``nightshift`` and xgboost installed.
+
+Each row also gets its reasons (``nightshift.score_reasons``): the same booster's tree contributions
+(``pred_contribs``, exact or approximate as params.yaml ``scoring.reasons`` says) on the same float matrix, in
+the same batch, reduced to the three features that pushed the probability up most. The worker then also holds
+one DMatrix and one rows x (features + 1) float32 matrix of contributions per Arrow batch (a batch is
+spark.sql.execution.arrow.maxRecordsPerBatch rows). With ``off`` the reason columns are NULL and no contribution
+is computed.
 """
 
 from __future__ import annotations
@@ -24,9 +31,19 @@ if TYPE_CHECKING:
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
 
+from nightshift.score_reasons import APPROX, EXACT, NO_REASON, OFF, REASON_COLUMNS, REASON_PAIRS, TOP_REASONS, reasons_mode, top_reasons
+
 log = logging.getLogger(__name__)
 
-SCORES_SCHEMA = "customer_id long, churn_probability double"
+# The challenger's columns of a pair pass carry this prefix (challenger_probability, challenger_reason_1, ...).
+CHALLENGER = "challenger_"
+
+
+def _reasons_schema(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{name} string, {prefix}{contribution} double" for name, contribution in REASON_PAIRS)
+
+
+SCORES_SCHEMA = f"customer_id long, churn_probability double, {_reasons_schema()}"
 
 # The boosters last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
 # workers across tasks, so a worker parses a model once per scoring job, not once per partition;
@@ -103,31 +120,95 @@ def _float_values(column: pa.Array) -> np.ndarray:
     return np.where(valid.astype(bool), data, np.nan)
 
 
+def _churn_probabilities(booster: Any, matrix: np.ndarray) -> np.ndarray:
+    """Each row's P(churn) as the model gives it, float64: the one place a score comes from the model.
+
+    binary:logistic: inplace_predict returns what XGBClassifier.predict_proba()[:, 1] does. Anything that maps
+    the model's probability (a calibration) applies to what this returns; the reasons stay the model's.
+    """
+    import numpy as np
+
+    return np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+
+
+def _contribution_reasons(booster: Any, matrix: np.ndarray, nthread: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """The top reasons of each row: the booster's tree contributions on the same matrix, by attribution ``mode``.
+
+    ``exact`` is TreeSHAP, ``approx`` the per-path (Saabas) contributions; ``off`` gives every row no reason.
+    inplace_predict has no contributions, so the matrix becomes one DMatrix (NaN missing, as inplace_predict
+    reads it). load_booster checked the booster's feature names against the columns, hence no name check here.
+    """
+    import numpy as np
+
+    if mode == OFF:
+        return np.full((len(matrix), TOP_REASONS), NO_REASON, dtype=np.int32), np.full((len(matrix), TOP_REASONS), np.nan)
+    xgb = _import_xgboost()
+    dmatrix = xgb.DMatrix(matrix, nthread=nthread)
+    contributions = booster.predict(dmatrix, pred_contribs=True, approx_contribs=mode == APPROX, validate_features=False)
+    return top_reasons(contributions[:, :-1])  # the last column is the bias: the model's average log-odds
+
+
+def _string_array(values: Sequence[str]) -> pa.Array:
+    """An Arrow string array from its buffers: pa.array() on a list loads pandas, which the worker otherwise never needs."""
+    import numpy as np
+    import pyarrow as pa
+
+    encoded = [v.encode() for v in values]
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
+def _reason_arrays(codes: np.ndarray, values: np.ndarray, names: pa.Array) -> list[pa.Array]:
+    """reason_k (the feature's name) and reason_k_contribution per reason, NULL where a row has fewer reasons."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrays = []
+    for k in range(codes.shape[1]):
+        present = codes[:, k] >= 0
+        validity = pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
+        indices = np.ascontiguousarray(np.where(present, codes[:, k], 0), dtype=np.int32)
+        arrays.append(names.take(pa.Array.from_buffers(pa.int32(), len(present), [validity, pa.py_buffer(indices)])))
+        contributions = np.ascontiguousarray(values[:, k])
+        arrays.append(pa.Array.from_buffers(pa.float64(), len(present), [validity, pa.py_buffer(contributions)]))
+    return arrays
+
+
+def _model_outputs(booster: Any, matrix: np.ndarray, names: pa.Array, nthread: int, mode: str) -> list[pa.Array]:
+    """churn_probability, then its reason columns (``names``: the model's columns), for one batch's matrix."""
+    import pyarrow as pa
+
+    probabilities = _churn_probabilities(booster, matrix)
+    # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
+    outputs = [pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])]
+    return outputs + _reason_arrays(*_contribution_reasons(booster, matrix, nthread, mode), names)
+
+
 def _predict_partition(
-    batches: Iterator[pa.RecordBatch], key: str, raw: Broadcast, columns: list[str], nthread: int
+    batches: Iterator[pa.RecordBatch], key: str, raw: Broadcast, columns: list[str], nthread: int, reasons: str = EXACT
 ) -> Iterator[pa.RecordBatch]:
     import numpy as np
     import pyarrow as pa
 
     booster = _worker_booster(key, raw, nthread)
+    names = _string_array(columns)
+    out_names = ["customer_id", "churn_probability", *REASON_COLUMNS]
     for batch in batches:
         # The model's columns in its order as one float matrix, straight from the Arrow buffers.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
-        probabilities = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
-        # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
-        churn = pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])
-        yield pa.RecordBatch.from_arrays(
-            [batch.column("customer_id").cast(pa.int64()), churn],
-            names=["customer_id", "churn_probability"],
-        )
+        outputs = _model_outputs(booster, matrix, names, nthread, reasons)
+        yield pa.RecordBatch.from_arrays([batch.column("customer_id").cast(pa.int64()), *outputs], names=out_names)
 
 
-def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path) -> Path:
-    """Score every row of the features at ``features_path``; write (customer_id, churn_probability) Parquet to ``out_dir``.
+def score_features(
+    spark: SparkSession, features_path: Path, booster_raw: bytes, columns: Sequence[str], out_dir: Path, reasons: str = EXACT
+) -> Path:
+    """Score every row of the features at ``features_path``; write customer_id, churn_probability and the reasons to ``out_dir``.
 
     ``out_dir`` is replaced: nightly_scoring gives each run a folder of its own (``nightshift.scoring.run_folders``).
+    ``reasons`` is the attribution (``nightshift.score_reasons``); ``off`` writes the reason columns NULL.
     """
+    reasons = reasons_mode(reasons)
     features = spark.read.parquet(str(features_path))
     missing = [c for c in ["customer_id", *columns] if c not in features.columns]
     if missing:
@@ -137,16 +218,27 @@ def score_features(spark: SparkSession, features_path: Path, booster_raw: bytes,
     raw = spark.sparkContext.broadcast(booster_raw)
     try:
         scores = features.select("customer_id", *columns).mapInArrow(
-            partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread), SCORES_SCHEMA
+            partial(_predict_partition, key=key, raw=raw, columns=list(columns), nthread=nthread, reasons=reasons), SCORES_SCHEMA
         )
         scores.write.mode("overwrite").parquet(str(out_dir))
     finally:
         raw.destroy()
-    log.info("scored %s with model %s -> %s", features_path, key[:12], out_dir)
+    log.info("scored %s with model %s (reasons: %s) -> %s", features_path, key[:12], reasons, out_dir)
     return out_dir
 
 
-PAIR_SCHEMA = "customer_id long, churn_probability double, challenger_probability double, canary boolean"
+PAIR_SCHEMA = (
+    f"customer_id long, churn_probability double, {_reasons_schema()}, "
+    f"{CHALLENGER}probability double, {_reasons_schema(CHALLENGER)}, canary boolean"
+)
+PAIR_COLUMNS = [
+    "customer_id",
+    "churn_probability",
+    *REASON_COLUMNS,
+    f"{CHALLENGER}probability",
+    *(CHALLENGER + c for c in REASON_COLUMNS),
+    "canary",
+]
 
 
 def check_booster_inputs(booster_raw: bytes, columns: Sequence[str], what: str) -> None:
@@ -173,6 +265,7 @@ def _predict_pair_partition(
     columns: list[str],
     nthread: int,
     canary: Any,
+    reasons: str = EXACT,
 ) -> Iterator[pa.RecordBatch]:
     import numpy as np
     import pyarrow as pa
@@ -181,20 +274,16 @@ def _predict_pair_partition(
 
     champion = _worker_booster(keys[0], raws[0], nthread)
     challenger = _worker_booster(keys[1], raws[1], nthread)
+    names = _string_array(columns)
     for batch in batches:
         # One matrix, two models: the features are read and converted once.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        arrays = []
-        for booster in (champion, challenger):
-            p = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
-            arrays.append(pa.Array.from_buffers(pa.float64(), len(p), [None, pa.py_buffer(p)]))
+        arrays = [array for booster in (champion, challenger) for array in _model_outputs(booster, matrix, names, nthread, reasons)]
         ids = batch.column("customer_id").cast(pa.int64())
         mask = in_canary(np.frombuffer(ids.buffers()[1], dtype=np.int64, count=ids.offset + len(ids))[ids.offset :], canary)
         bits = np.packbits(mask, bitorder="little")
         flags = pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits.tobytes())])
-        yield pa.RecordBatch.from_arrays(
-            [ids, *arrays, flags], names=["customer_id", "churn_probability", "challenger_probability", "canary"]
-        )
+        yield pa.RecordBatch.from_arrays([ids, *arrays, flags], names=PAIR_COLUMNS)
 
 
 def score_features_pair(
@@ -205,12 +294,15 @@ def score_features_pair(
     columns: Sequence[str],
     out_dir: Path,
     canary: Any,
+    reasons: str = EXACT,
 ) -> Path:
     """Champion and challenger on every row in one pass (both boosters broadcast once, the features read once).
 
-    Writes customer_id, churn_probability (the champion's), challenger_probability and canary (the
-    challenger serves this customer, ``nightshift.scoring.rollout``) as Parquet to ``out_dir``, replacing it.
+    Writes customer_id, churn_probability and reason columns (the champion's), challenger_probability and
+    challenger_reason_... columns, and canary (the challenger serves this customer, ``nightshift.scoring.rollout``)
+    as Parquet to ``out_dir``, replacing it. ``reasons`` is both models' attribution, as in ``score_features``.
     """
+    reasons = reasons_mode(reasons)
     features = spark.read.parquet(str(features_path))
     missing = [c for c in ["customer_id", *columns] if c not in features.columns]
     if missing:
@@ -220,11 +312,14 @@ def score_features_pair(
     raws = (spark.sparkContext.broadcast(champion_raw), spark.sparkContext.broadcast(challenger_raw))
     try:
         scores = features.select("customer_id", *columns).mapInArrow(
-            partial(_predict_pair_partition, keys=keys, raws=raws, columns=list(columns), nthread=nthread, canary=canary), PAIR_SCHEMA
+            partial(_predict_pair_partition, keys=keys, raws=raws, columns=list(columns), nthread=nthread, canary=canary, reasons=reasons),
+            PAIR_SCHEMA,
         )
         scores.write.mode("overwrite").parquet(str(out_dir))
     finally:
         for raw in raws:
             raw.destroy()
-    log.info("scored %s with champion %s and challenger %s -> %s", features_path, keys[0][:12], keys[1][:12], out_dir)
+    log.info(
+        "scored %s with champion %s and challenger %s (reasons: %s) -> %s", features_path, keys[0][:12], keys[1][:12], reasons, out_dir
+    )
     return out_dir

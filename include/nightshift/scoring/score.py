@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.registry import ServingModel, serving_model
+from nightshift.score_reasons import EXACT, REASON_COLUMNS, reasons_mode
 from nightshift.scoring.data_version import data_version, parquet_files
 from nightshift.scoring.rollout import Canary
 
@@ -50,8 +51,8 @@ def parquet_batches(path: Path, columns: Sequence[str], batch_size: int = STREAM
 
 
 def iter_score_batches(path: Path, batch_size: int = STREAM_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """(customer_id, churn_probability) record batches of the scores Parquet at ``path``, one at a time."""
-    return parquet_batches(path, ["customer_id", "churn_probability"], batch_size)
+    """(customer_id, churn_probability, reasons) record batches of the scores Parquet at ``path``, one at a time."""
+    return parquet_batches(path, ["customer_id", "churn_probability", *REASON_COLUMNS], batch_size)
 
 
 def score_day(
@@ -63,6 +64,7 @@ def score_day(
     windows: Sequence[int],
     scores_dir: Path,
     alias: str = "champion",
+    reasons: str = EXACT,
 ) -> dict[str, Any]:
     """Score ``score_date`` with the model behind ``alias`` and replace that date's rows in ``churn_scores``.
 
@@ -75,7 +77,7 @@ def score_day(
     ensure_schema(database_url)
     # Pinned to a version number here, so every row of the date carries the same one.
     model = serving_model(model_name, alias)
-    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, model)
+    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, model, reasons=reasons)
 
 
 def score_and_publish(
@@ -88,13 +90,15 @@ def score_and_publish(
     served: ServingModel,
     challenger: ServingModel | None = None,
     canary: Canary | None = None,
+    reasons: str = EXACT,
 ) -> dict[str, Any]:
     """Score ``score_date`` with ``served`` (and ``challenger`` in shadow and canary) and publish: every scoring's one path.
 
     Without a challenger the served model scores everyone and nothing goes to the shadow table. A challenger
     that does not load or fails in the Spark pass is recorded as a failed shadow run; the served rows never
-    depend on it (nightshift.scoring.shadow).
+    depend on it (nightshift.scoring.shadow). ``reasons`` is every row's attribution (params.yaml ``scoring.reasons``).
     """
+    reasons = reasons_mode(reasons)  # before the run is recorded: a bad setting is no failed scoring run
     from nightshift.scoring.predict import load_booster
     from nightshift.scoring.shadow import ChallengerRun
     from nightshift.warehouse.audit import scoring_run
@@ -107,7 +111,7 @@ def score_and_publish(
         booster = load_booster(served.uri, columns)
         # scored_at is audit metadata only: rows are keyed on score_date, so a rerun replaces them whatever the clock says.
         data_version, scored_at = fingerprint(features_path), datetime.now(UTC)
-        _predict(spark, features_path, booster, columns, scores_dir, shadow)
+        _predict(spark, features_path, booster, columns, scores_dir, shadow, reasons)
         published = _publish_served(database_url, score_date, _lineage(served, data_version, scored_at), scores_dir, run, shadow)
     canary_rows = 0 if shadow is None else shadow.count_canary_rows(scores_dir, published.rows)
     shadow_result = (
@@ -126,6 +130,7 @@ def score_and_publish(
         "mean_probability": published.mean_probability,
         "shadow": shadow_result,
         "canary_rows": canary_rows,
+        "reasons": reasons,
     }
     log.info("scored %s", result)
     return result
@@ -138,16 +143,23 @@ def _lineage(model: ServingModel, data_version: str, scored_at: datetime) -> Sco
 
 
 def _predict(
-    spark: SparkSession, features_path: Path, booster: bytes, columns: list[str], scores_dir: Path, shadow: ChallengerRun | None
+    spark: SparkSession,
+    features_path: Path,
+    booster: bytes,
+    columns: list[str],
+    scores_dir: Path,
+    shadow: ChallengerRun | None,
+    reasons: str,
 ) -> None:
     """Write the day's scores to ``scores_dir``: both models' in one pass when the challenger can score, else the served one's."""
     from nightshift.scoring.predict import score_features
 
     t0 = time.monotonic()
-    pair = shadow is not None and shadow.score_pair(spark, features_path, booster, columns, scores_dir)
+    pair = shadow is not None and shadow.score_pair(spark, features_path, booster, columns, scores_dir, reasons)
     if not pair:
-        score_features(spark, features_path, booster, columns, scores_dir)
-    log.info("predicted on Spark in %.1fs (%s)", time.monotonic() - t0, "champion and challenger" if pair else "champion")
+        score_features(spark, features_path, booster, columns, scores_dir, reasons)
+    models = "champion and challenger" if pair else "champion"
+    log.info("predicted on Spark in %.1fs (%s; reasons: %s)", time.monotonic() - t0, models, reasons)
 
 
 def _publish_served(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nightshift.model.registry import Aliases, ServingModel, registry_client, serving_model, version_by_alias
+from nightshift.score_reasons import EXACT, REASON_COLUMNS
 from nightshift.scoring.rollout import Canary
 
 if TYPE_CHECKING:
@@ -43,23 +44,27 @@ def shadow_challenger(name: str, aliases: Aliases, champion_version: str) -> Ser
 
 
 def pair_batches(path: Path, probability: str, canary: bool | None) -> Iterator[pa.RecordBatch]:
-    """(customer_id, churn_probability) batches of the pair scores at ``path``.
+    """(customer_id, churn_probability, reasons) batches of the pair scores at ``path``.
 
-    ``probability`` picks the model (``churn_probability``: champion, ``challenger_probability``);
-    ``canary`` keeps only the canary's customers (True), only the others (False), or every row (None).
+    ``probability`` picks the model (``churn_probability``: champion, ``challenger_probability``), and with it
+    that model's reasons; ``canary`` keeps only the canary's customers (True), only the others (False), or every row (None).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from nightshift.scoring.predict import CHALLENGER
     from nightshift.scoring.score import parquet_batches
 
-    for batch in parquet_batches(path, ["customer_id", probability, "canary"]):
+    prefix = CHALLENGER if probability.startswith(CHALLENGER) else ""
+    stored = [probability, *(prefix + c for c in REASON_COLUMNS)]
+    for batch in parquet_batches(path, ["customer_id", *stored, "canary"]):
         if canary is not None:
             flags = batch.column("canary")
             batch = batch.filter(flags if canary else pc.invert(flags))
         if batch.num_rows:
             yield pa.RecordBatch.from_arrays(
-                [batch.column("customer_id"), batch.column(probability)], names=["customer_id", "churn_probability"]
+                [batch.column("customer_id"), *(batch.column(c) for c in stored)],
+                names=["customer_id", "churn_probability", *REASON_COLUMNS],
             )
 
 
@@ -102,14 +107,19 @@ class ChallengerRun:
     def serves_canary(self) -> bool:
         return self.paired and self.canary.active
 
-    def score_pair(self, spark: SparkSession, features_path: Path, served: bytes, columns: list[str], scores_dir: Path) -> bool:
-        """Both models in one Spark pass into ``scores_dir``; False (the problem recorded) when the challenger cannot."""
+    def score_pair(
+        self, spark: SparkSession, features_path: Path, served: bytes, columns: list[str], scores_dir: Path, reasons: str = EXACT
+    ) -> bool:
+        """Both models in one Spark pass into ``scores_dir``; False (the problem recorded) when the challenger cannot.
+
+        ``reasons`` is both models' attribution (params.yaml ``scoring.reasons``).
+        """
         from nightshift.scoring.predict import score_features_pair
 
         booster = self.booster
         if booster is None:
             return False
-        _, error = isolated(lambda: score_features_pair(spark, features_path, served, booster, columns, scores_dir, self.canary))
+        _, error = isolated(lambda: score_features_pair(spark, features_path, served, booster, columns, scores_dir, self.canary, reasons))
         if error is not None:
             self.problem = f"challenger version {self.model.version} failed in the scoring pass: {error}"
             log.error("SHADOW SCORING FAILED for %s: %s; scoring again with the champion alone", self.score_date, self.problem)
@@ -159,10 +169,12 @@ def score_day_with_challenger(
     scores_dir: Path,
     aliases: Aliases,
     canary: Canary,
+    reasons: str = EXACT,
 ) -> dict[str, Any]:
     """Score ``score_date`` with the champion (and the challenger in shadow and canary); publish both.
 
     Without a challenger other than the champion this is ``score_day``: the champion serves everyone.
+    ``reasons`` is the rows' attribution (params.yaml ``scoring.reasons``).
     """
     from nightshift.scoring.score import score_and_publish
     from nightshift.warehouse.schema import ensure_schema
@@ -176,7 +188,7 @@ def score_day_with_challenger(
             canary.fraction,
             model_name,
         )
-    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, champion, challenger, canary)
+    return score_and_publish(spark, features_path, score_date, database_url, windows, scores_dir, champion, challenger, canary, reasons)
 
 
 def _canary_rows(path: Path) -> int:

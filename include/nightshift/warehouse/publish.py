@@ -14,8 +14,8 @@ The rows are COPYed with FREEZE: committed as already visible to every snapshot,
 snapshot predates the swap (REPEATABLE READ) sees the new day when it first reads the table, not an
 empty one, as it would if the rows carried the swapping transaction's id.
 
-Only (customer_id, churn_probability) travel per row: the lineage columns hold one value per publish
-(one scoring run scores a whole date), so the staging table takes them as column defaults; rows served
+Only (customer_id, churn_probability) and the row's reasons travel per row: the lineage columns hold one
+value per publish (one scoring run scores a whole date), so the staging table takes them as column defaults; rows served
 by another model (a canary's) are COPYed as a further group after the defaults are switched to its lineage.
 
 ``churn_scores_shadow`` (a challenger's rows, served to nobody) is published the same way, with its own
@@ -37,7 +37,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from nightshift.config import load_params
-from nightshift.warehouse.binary_copy import BinaryCopySource, ScoreBatch
+from nightshift.warehouse.binary_copy import COPY_COLUMNS, BinaryCopySource, ScoreBatch
 from nightshift.warehouse.connection import open_connection
 from nightshift.warehouse.schema import (
     LINEAGE_COLUMNS,
@@ -220,8 +220,8 @@ def _copy_in(cur: psycopg2.extensions.cursor, staging: str, source: BinaryCopySo
     """Stream ``source`` into ``staging``; a batch it refused is raised as itself, not as the COPY's error."""
     try:
         cur.copy_expert(
-            sql.SQL("COPY {} (customer_id, churn_probability) FROM STDIN WITH (FORMAT binary, FREEZE)")
-            .format(sql.Identifier(staging))
+            sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE)")
+            .format(sql.Identifier(staging), sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS)))
             .as_string(cur),
             source,
             size=1 << 20,
@@ -244,7 +244,7 @@ def _create_staging(cur: psycopg2.extensions.cursor, staging: str, score_date: d
 
 
 def _set_lineage(cur: psycopg2.extensions.cursor, staging: str, score_date: dt.date, lineage: ScoreLineage) -> None:
-    """Column defaults that fill every column but the two COPYed, for the rows COPYed next."""
+    """Column defaults that fill every column the COPY does not, for the rows COPYed next."""
     defaults = {"score_date": score_date, **{c: getattr(lineage, c) for c in LINEAGE_COLUMNS}}
     cur.execute(
         sql.SQL("ALTER TABLE {} {}").format(

@@ -13,6 +13,7 @@ import logging
 import psycopg2.extensions
 from psycopg2 import sql
 
+from nightshift.score_reasons import REASON_PAIRS
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.ddl import Table, bounded_schema_change, create_missing, run_ddl, schema_complete
 
@@ -49,6 +50,9 @@ SCORES_COLUMNS: tuple[str, ...] = (
     "run_id            text             NOT NULL",
     "data_version      text             NOT NULL",
     "scored_at         timestamptz      NOT NULL",
+    # Why the row scored high (nightshift.score_reasons): a feature's name and its contribution in log-odds,
+    # NULL where fewer features pushed the probability up. Nullable, so existing warehouses get them added.
+    *(f"{column} {kind}" for pair in REASON_PAIRS for column, kind in zip(pair, ("text", "double precision"), strict=True)),
 )
 _BY_DATE = ("PRIMARY KEY (score_date, customer_id)",)
 SCORES_SPEC = Table(SCORES_TABLE, SCORES_COLUMNS, _BY_DATE, "PARTITION BY LIST (score_date)")

@@ -23,7 +23,14 @@ from nightshift.scoring.score import score_day
 from nightshift.warehouse.connection import WarehouseUnavailableError
 from nightshift.warehouse.readers import read_scores
 from nightshift.warehouse.schema import ensure_schema, partition_name
-from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
+from tests.integration.scoring._models import (
+    assert_same_reasons,
+    churn_label,
+    expected_reasons,
+    mlflow_store,
+    stored_reasons,
+    synthetic_features,
+)
 from tests.pg_helpers import free_port, query
 
 pytestmark = pytest.mark.integration
@@ -244,3 +251,30 @@ def test_a_killed_scoring_run_is_marked_failed_by_the_next_run_of_its_date(spark
     assert error.startswith("superseded: worker gone") and DAY.isoformat() in error
     assert runs[after["scoring_run"]] == ("succeeded", None)
     assert len(read_scores(url, DAY)) == CUSTOMERS
+
+
+def test_every_row_carries_its_top_three_reasons_from_the_models_own_contributions(spark, registry, features, url, tmp_path) -> None:
+    path, frame = features
+    run(spark, path, url, tmp_path / "scores")
+    stored = stored_reasons(url, "churn_scores", DAY)
+    expected = expected_reasons(registry["1"].uri, frame, COLUMNS)
+    assert len(stored) == CUSTOMERS
+    assert_same_reasons(stored, expected)
+    assert stored["reason_1"].notna().mean() > 0.9, "most customers have a reason: the comparison covers real values"
+    assert (stored["reason_1_contribution"].dropna() >= stored["reason_2_contribution"].fillna(0).loc[stored["reason_1"].notna()]).all()
+    # The CRM's query as the scoring docs show it, for this day: the 100 most likely to churn with their reasons.
+    docs = (Path(__file__).parents[3] / "docs" / "scoring.md").read_text()
+    crm_query = docs.split("## Why a customer scored high")[1].split("```sql")[1].split("```")[0]
+    assert "DATE '2026-06-02'" in crm_query
+    top = query(url, crm_query.replace("DATE '2026-06-02'", f"DATE '{DAY}'"))
+    ranked = read_scores(url, DAY).sort_values(["churn_probability", "customer_id"], ascending=[False, True]).head(100)
+    assert [row[0] for row in top] == ranked["customer_id"].tolist()
+    assert [row[2::2] for row in top] == [tuple(expected.loc[c, [f"reason_{k}" for k in (1, 2, 3)]]) for c in ranked["customer_id"]]
+    # Contributions are log-odds: with the bias they add up to the logit of the stored probability.
+    import mlflow.xgboost
+    import xgboost as xgb
+
+    ordered = frame.sort_values("customer_id")
+    booster = mlflow.xgboost.load_model(registry["1"].uri).get_booster()
+    total = booster.predict(xgb.DMatrix(ordered[COLUMNS]), pred_contribs=True).astype("float64").sum(axis=1)
+    np.testing.assert_allclose(1 / (1 + np.exp(-total)), read_scores(url, DAY)["churn_probability"].to_numpy(), atol=1e-6)

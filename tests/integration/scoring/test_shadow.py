@@ -17,7 +17,14 @@ from nightshift.scoring.shadow import score_day_with_challenger
 from nightshift.warehouse.audit import published_run
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.schema import SHADOW_TABLE, ensure_schema, partition_name
-from tests.integration.scoring._models import churn_label, mlflow_store, synthetic_features
+from tests.integration.scoring._models import (
+    assert_same_reasons,
+    churn_label,
+    expected_reasons,
+    mlflow_store,
+    stored_reasons,
+    synthetic_features,
+)
 from tests.pg_helpers import query
 
 pytestmark = pytest.mark.integration
@@ -190,3 +197,20 @@ def test_a_failed_shadow_publish_leaves_the_dates_shadow_rows_as_they_were(url) 
     assert query(url, "SELECT count(*) FROM churn_scores WHERE score_date = %s", (DAY,)) == [(0,)]
     with pytest.raises(ValueError, match="only to"):
         publish_score_batches(url, DAY, lineage, [good], table="customers")
+
+
+def test_shadow_and_canary_rows_carry_the_reasons_of_the_model_that_scored_them(spark, registry, features, url, tmp_path) -> None:
+    path, frame = features
+    set_challenger("2")
+    canary = Canary(0.25, "test-salt")
+    run(spark, path, url, tmp_path / "scores", canary)
+
+    champion = expected_reasons(f"models:/{MODEL}/1", frame, COLUMNS)
+    challenger = expected_reasons(f"models:/{MODEL}/2", frame, COLUMNS)
+    assert not champion.equals(challenger), "two models with the same reasons would not tell the columns apart"
+    assert_same_reasons(stored_reasons(url, SHADOW_TABLE, DAY), challenger)
+    served = stored_reasons(url, "churn_scores", DAY)
+    chosen = in_canary(served.index.to_numpy(), canary)
+    assert 0 < chosen.sum() < len(served)
+    assert_same_reasons(served[chosen], challenger[chosen])
+    assert_same_reasons(served[~chosen], champion[~chosen])

@@ -128,6 +128,7 @@ def test_a_complete_schema_is_checked_without_waiting_on_an_idle_transaction(db:
     ("schema", "table", "column", "definition"),
     [
         ("scoring", RUNS_TABLE, "role", "text"),
+        ("scoring", SHADOW_TABLE, "reason_2_contribution", "double precision"),
         ("drift", DRIFT_RUNS_TABLE, "report_path", "text"),
         ("performance", PERFORMANCE_TABLE, "computed_at", "timestamp with time zone"),
         ("comparison", COMPARISON_TABLE, "auc_diff_high", "double precision"),

@@ -20,11 +20,12 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from nightshift.score_reasons import REASON_COLUMNS
 from nightshift.warehouse.audit import scoring_run
 from nightshift.warehouse.connection import WarehouseUnavailableError
 from nightshift.warehouse.publish import REWRITTEN, SWAPPED, ScoreLineage, SwapPolicy, publish_score_batches
 from nightshift.warehouse.readers import count_scores, read_scores
-from nightshift.warehouse.schema import LOCK_NAMESPACE, ensure_schema
+from nightshift.warehouse.schema import LOCK_NAMESPACE, SCORES_COLUMNS, ensure_schema
 from tests.pg_helpers import free_port, query
 from tests.score_frames import assert_same_scores, make_scores, publish_scores
 
@@ -68,6 +69,12 @@ def test_ensure_schema_is_idempotent_and_enforces_contract(pg_url: str) -> None:
         ("run_id", "text", "NO"),
         ("data_version", "text", "NO"),
         ("scored_at", "timestamp with time zone", "NO"),
+        ("reason_1", "text", "YES"),
+        ("reason_1_contribution", "double precision", "YES"),
+        ("reason_2", "text", "YES"),
+        ("reason_2_contribution", "double precision", "YES"),
+        ("reason_3", "text", "YES"),
+        ("reason_3_contribution", "double precision", "YES"),
     ]
     pk = query(
         pg_url,
@@ -133,6 +140,74 @@ def test_unpartitioned_table_from_before_is_converted_keeping_its_rows(url: str)
     frame = make_scores(range(1, 11), run_id="after")
     assert publish_scores(url, frame, DAY_A) == 10
     assert_same_scores(read_scores(url, DAY_A), frame, DAY_A)
+
+
+REASONS = ", ".join(REASON_COLUMNS)
+
+
+def _reasons(url: str, day: dt.date, table: str = "churn_scores") -> list[tuple[Any, ...]]:
+    return query(url, f"SELECT customer_id, {REASONS} FROM {table} WHERE score_date = %s ORDER BY customer_id", (day,))
+
+
+def test_a_warehouse_from_before_reasons_gets_their_columns_and_keeps_its_rows(url: str) -> None:
+    query(url, "DROP TABLE IF EXISTS churn_scores, churn_scores_shadow")
+    before = [c for c in SCORES_COLUMNS if not c.startswith("reason_")]
+    for table in ("churn_scores", "churn_scores_shadow"):
+        query(url, f"CREATE TABLE {table} ({', '.join(before)}, PRIMARY KEY (score_date, customer_id)) PARTITION BY LIST (score_date)")
+    query(url, "CREATE TABLE churn_scores_d20240301 PARTITION OF churn_scores FOR VALUES IN ('2024-03-01')")
+    query(url, "INSERT INTO churn_scores SELECT '2024-03-01', c, 0.5, 'm', '1', 'r', 'v', now() FROM generate_series(1, 20) c")
+
+    done = ensure_schema(url)
+    assert done == [f"{t}: add column {c}" for t in ("churn_scores", "churn_scores_shadow") for c in REASON_COLUMNS]
+    assert ensure_schema(url) == []
+    # The old rows stay, with no reasons; the old date's partition takes a rerun with reasons, the shadow table too.
+    assert _reasons(url, DAY_A)[:2] == [(1, *[None] * 6), (2, *[None] * 6)] and count_scores(url, DAY_A) == 20
+    frame = batch([1, 2]).assign(reason_1="tickets_7d", reason_1_contribution=0.5)
+    frame = frame.assign(**{c: None for c in REASON_COLUMNS[2:]})
+    for table in ("churn_scores", "churn_scores_shadow"):
+        published = publish_score_batches(url, DAY_A, LINEAGE, [frame], table=table)
+        assert _reasons(url, DAY_A, table) == [(i, "tickets_7d", 0.5, None, None, None, None) for i in (1, 2)]
+    assert published.replaced == 0
+
+
+def test_reasons_round_trip_exactly_and_a_half_reason_is_refused(url: str) -> None:
+    import pyarrow as pa
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": [4, 1, 2, 3],
+            "churn_probability": [0.1, 0.9, 0.5, 0.2],
+            "reason_1": [None, "failed_payments_30d", "tickets_7d", "plan_bäsic"],
+            "reason_1_contribution": [None, 1.25, 0.5, 1e-300],
+            "reason_2": [None, "tickets_7d", None, "x"],
+            "reason_2_contribution": [None, 0.75, None, 0.1],
+            "reason_3": [None, "a" * 300, None, None],
+            "reason_3_contribution": [None, 0.5, None, None],
+        }
+    )
+    # pandas frames and Arrow batches (strings and dictionary-encoded strings), mixed in one stream.
+    arrow = pa.RecordBatch.from_pandas(frame.iloc[2:], preserve_index=False)
+    dictionary = pa.RecordBatch.from_arrays(
+        [
+            arrow.column(c).dictionary_encode() if c.startswith("reason_") and "contribution" not in c else arrow.column(c)
+            for c in arrow.schema.names
+        ],
+        names=arrow.schema.names,
+    )
+    publish_score_batches(url, DAY_A, LINEAGE, [frame.iloc[:2], dictionary])
+    expected = [tuple(None if pd.isna(v) else v for v in row) for row in frame.sort_values("customer_id").itertuples(index=False)]
+    assert _reasons(url, DAY_A) == [(r[0], *r[2:]) for r in expected]
+    assert query(url, "SELECT customer_id, churn_probability FROM churn_scores ORDER BY 1") == [(r[0], r[1]) for r in expected]
+
+    half = frame.assign(reason_2_contribution=[0.3, 0.75, None, 0.1])  # customer 4: a contribution without a feature
+    with pytest.raises(ValueError, match="1 row.*only one of 'reason_2' and 'reason_2_contribution'"):
+        publish_score_batches(url, DAY_A, LINEAGE, [half])
+    with pytest.raises(ValueError, match=r"has reason columns but lacks \['reason_3_contribution'\]"):
+        publish_score_batches(url, DAY_A, LINEAGE, [frame.drop(columns="reason_3_contribution")])
+    # Scores without reason columns are stored with NULL reasons.
+    publish_score_batches(url, DAY_B, LINEAGE, [batch([5, 6])])
+    assert _reasons(url, DAY_B) == [(5, *[None] * 6), (6, *[None] * 6)]
+    assert len(_reasons(url, DAY_A)) == 4
 
 
 def _partition_oid(url: str, day: dt.date = DAY_A) -> int | None:
