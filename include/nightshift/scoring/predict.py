@@ -1,5 +1,10 @@
 """Batch scoring on Spark: the serving booster is broadcast once and every partition predicts its own rows.
 
+The probability served is the model's calibrated one: the booster carries its calibration map
+(nightshift.model.calibration), which the worker applies with numpy to the booster's margins. A
+booster without a map (a version trained before calibration) serves its raw probabilities; loading
+it says so in the log.
+
 No row is collected on the driver: features are read from Parquet, probabilities are computed where
 the rows live (``mapInArrow`` with ``Booster.inplace_predict``) and written back to Parquet, from
 which the warehouse publish streams them batch by batch. A Python worker holds one Arrow batch and
@@ -28,10 +33,10 @@ log = logging.getLogger(__name__)
 
 SCORES_SCHEMA = "customer_id long, churn_probability double"
 
-# The boosters last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
-# workers across tasks, so a worker parses a model once per scoring job, not once per partition;
-# two slots (champion and challenger in shadow), so a long-lived worker never accumulates old models.
-_WORKER_BOOSTER: dict[str, Any] = {}
+# The boosters last rebuilt in this Python worker (with their calibration maps), keyed by the model's content
+# hash. Spark reuses workers across tasks, so a worker parses a model once per scoring job, not once per
+# partition; two slots (champion and challenger in shadow), so a long-lived worker never accumulates old models.
+_WORKER_BOOSTER: dict[str, tuple[Any, Any]] = {}
 _WORKER_SLOTS = 2
 
 
@@ -51,7 +56,24 @@ def load_booster(model_uri: str, columns: Sequence[str]) -> bytes:
         # Fit with early stopping: predict_proba stops at the best round, but inplace_predict on the
         # raw booster would use every tree, so keep only the trees the model actually serves with.
         booster = booster[: int(best) + 1]
+    _log_calibration(model_uri, booster)
     return bytes(booster.save_raw("ubj"))
+
+
+def _log_calibration(model_uri: str, booster: Any) -> None:
+    """Say whether ``booster`` serves calibrated probabilities; a map that does not parse fails here, on the driver."""
+    from nightshift.model.calibration import booster_calibration
+
+    try:
+        calibration = booster_calibration(booster)
+    except ValueError as exc:
+        raise ValueError(f"model {model_uri}: {exc}") from exc
+    if calibration is None:
+        log.warning(
+            "model %s has no calibration map (trained before calibration): it serves its raw, uncalibrated probabilities", model_uri
+        )
+    else:
+        log.info("model %s serves calibrated probabilities: %s", model_uri, calibration)
 
 
 def _import_xgboost() -> Any:
@@ -75,15 +97,29 @@ def _import_xgboost() -> Any:
     return xgboost
 
 
-def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
+def _worker_booster(key: str, raw: Broadcast, nthread: int) -> tuple[Any, Any]:
+    """The booster of ``raw`` and its calibration map (None without one), parsed once per worker."""
     if key not in _WORKER_BOOSTER:
+        from nightshift.model.calibration import booster_calibration
+
         xgb = _import_xgboost()
         booster = xgb.Booster(model_file=bytearray(raw.value))
         booster.set_param({"nthread": nthread})
         while len(_WORKER_BOOSTER) >= _WORKER_SLOTS:
             del _WORKER_BOOSTER[next(iter(_WORKER_BOOSTER))]  # the oldest: dicts keep insertion order
-        _WORKER_BOOSTER[key] = booster
+        _WORKER_BOOSTER[key] = (booster, booster_calibration(booster))
     return _WORKER_BOOSTER[key]
+
+
+def churn_probabilities(booster: Any, calibration: Any, matrix: np.ndarray) -> np.ndarray:
+    """The served churn probability of each row of ``matrix`` (float64): calibrated when the model has a map."""
+    import numpy as np
+
+    if calibration is None:
+        # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
+        return np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+    # The map is on the log-odds: the margin, not a probability rounded to float32 near 0 and 1.
+    return np.ascontiguousarray(calibration.apply(booster.inplace_predict(matrix, predict_type="margin")))
 
 
 def _float_values(column: pa.Array) -> np.ndarray:
@@ -109,12 +145,11 @@ def _predict_partition(
     import numpy as np
     import pyarrow as pa
 
-    booster = _worker_booster(key, raw, nthread)
+    booster, calibration = _worker_booster(key, raw, nthread)
     for batch in batches:
         # The model's columns in its order as one float matrix, straight from the Arrow buffers.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
-        probabilities = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+        probabilities = churn_probabilities(booster, calibration, matrix)
         # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
         churn = pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])
         yield pa.RecordBatch.from_arrays(
@@ -185,8 +220,8 @@ def _predict_pair_partition(
         # One matrix, two models: the features are read and converted once.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
         arrays = []
-        for booster in (champion, challenger):
-            p = np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+        for booster, calibration in (champion, challenger):
+            p = churn_probabilities(booster, calibration, matrix)
             arrays.append(pa.Array.from_buffers(pa.float64(), len(p), [None, pa.py_buffer(p)]))
         ids = batch.column("customer_id").cast(pa.int64())
         mask = in_canary(np.frombuffer(ids.buffers()[1], dtype=np.int64, count=ids.offset + len(ids))[ids.offset :], canary)
