@@ -4,9 +4,9 @@ When a score date's labels mature, its published scores are binned per serving v
 and each bin's customers, summed probability and churners are stored (``model_calibration``):
 
 - equal-width probability bins, those of the expected calibration error (``train.calibration_bins``),
-  so the ECE of any set of dates is exact from the stored sums: sum over bins of
-  ``|score_sum - positives|`` divided by the customers, the very figure
-  ``nightshift.model.evaluation.calibration_metrics`` gives on the pooled rows;
+  so the ECE of any set of dates is exact from the stored sums: each bin's sums added up over the
+  dates, then the sum over bins of ``|score_sum - positives|`` divided by the customers, the very
+  figure ``nightshift.model.evaluation.calibration_metrics`` gives on the pooled rows;
 - quantile bins of the date's scores (deciles with 10 bins): a month's decile k pools the customers
   who were in decile k of their own day, and compares their mean score with their realized churn rate.
 
@@ -70,7 +70,7 @@ def calibration_rows(score_date: date, model_name: str, frame: pd.DataFrame, bin
 
 
 @dataclass(frozen=True)
-class Decile:
+class PooledBin:
     rows: int
     mean_score: float
     realized_rate: float
@@ -87,7 +87,7 @@ class MonthCalibration:
     positives: int
     mean_score: float
     ece: float
-    deciles: list[Decile]  # quantile bins, lowest scores first
+    deciles: list[PooledBin]  # quantile bins (deciles with 10), lowest scores first
 
     @property
     def realized_rate(self) -> float:
@@ -105,30 +105,32 @@ def monthly_calibration(rows: Sequence[CalibrationBinRow]) -> list[MonthCalibrat
         groups.setdefault((month_of(r.score_date), r.model_version), []).append(r)
     out = []
     for (month, version), found in sorted(groups.items()):
-        width = [r for r in found if r.binning == WIDTH]
-        n = sum(r.rows for r in width)
+        stored = [r for r in found if r.binning == WIDTH]
+        n = sum(r.rows for r in stored)
         if n == 0:
             continue
-        by_bin: dict[int, list[CalibrationBinRow]] = {}
-        for r in found:
-            if r.binning == QUANTILE:
-                by_bin.setdefault(r.bin, []).append(r)
-        deciles = [_decile(by_bin[b]) for b in sorted(by_bin)]
+        width = _pooled(found, WIDTH)
         out.append(
             MonthCalibration(
                 month=month,
                 model_version=version,
-                dates=len({r.score_date for r in width}),
+                dates=len({r.score_date for r in stored}),
                 rows=n,
-                positives=sum(r.positives for r in width),
-                mean_score=sum(r.score_sum for r in width) / n,
-                ece=sum(abs(r.score_sum - r.positives) for r in width) / n,
-                deciles=deciles,
+                positives=sum(r.positives for r in stored),
+                mean_score=sum(r.score_sum for r in stored) / n,
+                # Per bin over the month's dates, then the row-weighted gap: the pooled rows' ECE.
+                ece=sum(d.rows * abs(d.mean_score - d.realized_rate) for d in width) / n,
+                deciles=_pooled(found, QUANTILE),
             )
         )
     return out
 
 
-def _decile(rows: Sequence[CalibrationBinRow]) -> Decile:
-    n = sum(r.rows for r in rows)
-    return Decile(n, sum(r.score_sum for r in rows) / n, sum(r.positives for r in rows) / n)
+def _pooled(rows: Sequence[CalibrationBinRow], binning: str) -> list[PooledBin]:
+    """The bins of ``binning`` added up over their dates, lowest bin first."""
+    sums: dict[int, list[float]] = {}
+    for r in rows:
+        if r.binning == binning:
+            n, s, y = sums.setdefault(r.bin, [0, 0.0, 0])
+            sums[r.bin] = [n + r.rows, s + r.score_sum, y + r.positives]
+    return [PooledBin(int(n), s / n, y / n) for n, s, y in (sums[b] for b in sorted(sums))]
