@@ -53,6 +53,7 @@ def write_calibration(url: str, score_date: dt.date, label_snapshot: dt.date, ro
     check_score_date(score_date)
     if any(r.score_date != score_date for r in rows):
         raise ValueError(f"rows of other dates than {score_date} passed to write_calibration")
+    ensure_calibration_schema(url)
     with connect(url) as conn, conn.cursor() as cur:
         values = [(*astuple(r), label_snapshot) for r in rows]
         replace_date_rows(cur, CALIBRATION_TABLE, f"{_COLUMNS}, label_snapshot", score_date, values, LOCK_NAMESPACE)

@@ -16,7 +16,7 @@ from nightshift.features.jobs import training_set
 from nightshift.local.generate import generate
 from nightshift.model.calibration import booster_calibration, served_probabilities
 from nightshift.model.evaluation import calibration_metrics
-from nightshift.model.train import TrainResult, train_model
+from nightshift.model.train import train_model
 
 pytestmark = pytest.mark.integration
 
