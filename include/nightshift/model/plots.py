@@ -60,7 +60,7 @@ def calibration_figure(labels, curves: Mapping[str, object], bins: int = 10) -> 
     """
     from sklearn.calibration import calibration_curve
 
-    fig, ax = _axes("Reliability diagram (deciles of the score, evaluation window)", "mean predicted probability", "observed churn rate")
+    fig, ax = _axes("Reliability (score deciles, evaluation window)", "mean predicted probability", "observed churn rate")
     top = 0.05
     for label, probabilities in curves.items():
         # Quantile bins: churn is rare, so equal-width bins above the first few would be near empty.
