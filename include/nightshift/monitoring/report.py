@@ -141,8 +141,9 @@ def calibration_html(months: Sequence[MonthCalibration], ece_ceiling: float | No
         f"{head}<p>Published probabilities against what happened, over each month's score dates whose labels had matured by "
         f"this date. ECE on equal-width probability bins{html.escape(ceiling)}; bins 1 to {n_bins}: each day's scores cut into "
         "equal-count bins (lowest first), pooled over the month, as mean score / realized churn rate.</p>"
-        "<table><tr><th>month</th><th>version</th><th>dates</th><th>customer-days</th><th>churned</th><th>mean score</th>"
-        f"<th>realized rate</th><th>ECE</th>{deciles}</tr>{rows}</table>"
+        # One line per month: "0.012 / 0.010" cells wrapped over two lines read as two figures.
+        '<table style="white-space:nowrap"><tr><th>month</th><th>version</th><th>dates</th><th>customer-days</th><th>churned</th>'
+        f"<th>mean score</th><th>realized rate</th><th>ECE</th>{deciles}</tr>{rows}</table>"
     )
 
 
