@@ -93,15 +93,22 @@ def pooled_reference(training_set: Path, params: dict, run_id: str) -> dict:
     import pandas as pd
 
     from nightshift.feature_list import feature_columns
+    from nightshift.model.calibration import served_probabilities
     from nightshift.model.evaluation import reference_distributions
     from nightshift.model.split import split_windows
 
     train = params["train"]
     columns = feature_columns(params["features"]["windows_days"])
     frame = pd.read_parquet(training_set).sort_values(["as_of_date", "customer_id"], kind="mergesort").reset_index(drop=True)
-    split = split_windows(frame, float(train["test_fraction"]), int(train["label_horizon_days"]), int(train["sample_every_days"]))
+    split = split_windows(
+        frame,
+        float(train["test_fraction"]),
+        int(train["label_horizon_days"]),
+        int(train["sample_every_days"]),
+        calibration_dates=int(train["calibration_dates"]),
+    )
     model = mlflow.xgboost.load_model(f"runs:/{run_id}/model")
-    probabilities = model.predict_proba(split.evaluation[columns])[:, 1]
+    probabilities = served_probabilities(model, split.evaluation[columns])
     reference = reference_distributions(split.evaluation, columns, probabilities, int(train.get("reference_quantiles", 10)))
     return {**reference, "window": split.date_ranges()["eval_dates"]}
 

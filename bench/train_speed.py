@@ -90,7 +90,11 @@ def bare_xgboost(training_set: Path, params: dict) -> tuple[float, float, int, o
     columns = feature_columns(params["features"]["windows_days"])
     frame = _load_training_set(training_set, columns)
     split = split_windows(
-        frame, float(train_params["test_fraction"]), int(train_params["label_horizon_days"]), int(train_params["sample_every_days"])
+        frame,
+        float(train_params["test_fraction"]),
+        int(train_params["label_horizon_days"]),
+        int(train_params["sample_every_days"]),
+        calibration_dates=int(train_params["calibration_dates"]),
     )
     settings = _settings(columns, train_params)
     booster_params = {k: v for k, v in xgb.XGBClassifier(**settings).get_xgb_params().items() if v is not None}

@@ -67,6 +67,8 @@ def run_demo(logs: Path | None = None) -> dict:
         "model": model.name,
         "version": model.version,
         "roc_auc": metrics.get("roc_auc"),
+        "ece_before": metrics.get("ece_before"),
+        "ece_after": metrics.get("ece_after"),
     }
     home = project_home()
     print(
@@ -75,6 +77,7 @@ nightshift demo finished
   scored          {rows} customers for {day} into churn_scores at {redact_url(url)}
   champion        {model.name} version {model.version} (run {model.run_id})
   ROC AUC         {metrics.get("roc_auc", float("nan")):.3f}   PR AUC {metrics.get("pr_auc", float("nan")):.3f}   (held-out snapshots)
+  calibration     ECE {metrics.get("ece_before", float("nan")):.4f} before the map, {metrics.get("ece_after", float("nan")):.4f} served
   gate            version {newest.version}: {newest.gate}   (.venv/bin/nightshift model list)
 
   scores table    .venv/bin/nightshift scores {day}

@@ -1,6 +1,7 @@
 """The churn model: training, evaluation, plots, lineage, the registry and the champion/challenger gate.
 
-- `split`: the time split (train | gap | validation | gap | evaluation).
+- `split`: the time split (train | calibration | gap | evaluation).
+- `calibration`: the Platt map fitted on the calibration dates, stored in the booster and applied to every served score.
 - `train`: fit, evaluate, log to MLflow, register as challenger, put through the gate.
 - `evaluation`, `plots`: metrics, reference distributions and figures of a labelled window.
 - `lineage`: the training data's fingerprint, its DVC md5s and the git commit.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from nightshift.model.calibration import served_probabilities
 from nightshift.model.evaluation import evaluation_metrics
 from nightshift.model.gate import CHAMPION_MOVED, GateDecision, GatePolicy, decide
 from nightshift.model.registry import (
@@ -144,13 +145,15 @@ def gate_version(
 def champion_label_overlap(client: MlflowClient, champion: ModelVersion, eval_start, horizon_days: int) -> str | None:
     """Why the champion cannot be judged fairly on an evaluation window from `eval_start`, or None.
 
-    A champion whose training labels reach into the window has seen its outcomes (a
+    A champion whose training or calibration labels reach into the window has seen its outcomes (a
     backfill run, or a champion trained before the gap existed) and would win unfairly.
     """
     import pandas as pd
 
-    train_dates = client.get_run(champion.run_id).data.params.get("train_dates", "") if champion.run_id else ""
-    match = re.search(r"\.\.(\d{4}-\d{2}-\d{2})", train_dates)
+    params = client.get_run(champion.run_id).data.params if champion.run_id else {}
+    # The newest date whose label it learned from: its calibration dates' (after every training date), else its training dates'.
+    newest = params.get("calib_dates") or params.get("train_dates", "")
+    match = re.search(r"\.\.(\d{4}-\d{2}-\d{2})", newest)
     if match is None:
         log.warning("champion version %s does not record its training dates: compared without the overlap check", champion.version)
         return None
@@ -164,7 +167,8 @@ def champion_label_overlap(client: MlflowClient, champion: ModelVersion, eval_st
 
 
 def champion_probabilities(name: str, version: str, frame) -> tuple[Any, str | None]:
-    """The champion's churn probabilities for `frame`, or None and why it cannot score it.
+    """The champion's churn probabilities for `frame` as scoring serves them (its calibration map applied, if it has one),
+    or None and why it cannot score it.
 
     The champion reads the inputs of its own signature, so a challenger that adds a
     feature can still be compared; a champion that needs a column the frame lacks cannot.
@@ -180,7 +184,7 @@ def champion_probabilities(name: str, version: str, frame) -> tuple[Any, str | N
     if missing:
         return None, f"champion version {version} cannot score this evaluation window: it lacks inputs {missing}"
     model = mlflow.xgboost.load_model(uri)
-    return model.predict_proba(frame[inputs])[:, 1], None
+    return served_probabilities(model, frame[inputs]), None
 
 
 def champion_on_window(

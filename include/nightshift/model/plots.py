@@ -52,15 +52,23 @@ def precision_recall_figure(labels, probabilities, pr_auc: float) -> Figure:
     return fig
 
 
-def calibration_figure(labels, probabilities, bins: int = 10) -> Figure:
+def calibration_figure(labels, curves: Mapping[str, object], bins: int = 10) -> Figure:
+    """The reliability diagram: per decile of each score, its mean against the observed churn rate.
+
+    ``curves`` maps a legend label to its probabilities: the booster's raw ones and the calibrated ones
+    served, so the figure shows what the calibration map did on the evaluation window.
+    """
     from sklearn.calibration import calibration_curve
 
-    # Quantile bins: churn is rare, so equal-width bins above the first few would be near empty.
-    observed, predicted = calibration_curve(labels, probabilities, n_bins=bins, strategy="quantile")
-    fig, ax = _axes("Calibration (deciles of the score)", "mean predicted probability", "observed churn rate")
-    top = max(float(max(predicted)), float(max(observed)), 0.05) * 1.05
+    fig, ax = _axes("Reliability (score deciles, evaluation window)", "mean predicted probability", "observed churn rate")
+    top = 0.05
+    for label, probabilities in curves.items():
+        # Quantile bins: churn is rare, so equal-width bins above the first few would be near empty.
+        observed, predicted = calibration_curve(labels, probabilities, n_bins=bins, strategy="quantile")
+        top = max(top, float(max(predicted)), float(max(observed)))
+        ax.plot(predicted, observed, marker="o", label=label)
+    top *= 1.05
     ax.plot([0, top], [0, top], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.plot(predicted, observed, marker="o", label="model")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
     ax.legend(loc="upper left")

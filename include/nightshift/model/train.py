@@ -3,9 +3,14 @@
 The snapshot dates of the training set are split in time (nightshift.model.split): the
 newest are the evaluation window nothing else touches; a row of date d carries a label
 read up to d + the label horizon, so the dates whose label window reaches into it are
-dropped (a gap), and every date before the gap trains. Cross-validation by customer
-inside the training dates chooses the number of trees, then the served model is fit on
-all of them with that many trees.
+dropped (a gap); the newest dates before the gap fit the calibration map, and every
+older date trains. Cross-validation by customer inside the training dates chooses the
+number of trees, then the served model is fit on all of them with that many trees.
+
+The served probability is calibrated (nightshift.model.calibration): Platt scaling of the
+booster's log-odds, fitted on the calibration dates and stored in the booster itself. Every
+metric of the evaluation window, the gate's included, is of the calibrated probabilities;
+`ece_before` and `ece_after` say what the map did to the expected calibration error there.
 
 Every hyperparameter comes from params.yaml; seeds and thread counts are fixed, so the
 same data gives the same model, metrics and predictions. The new version becomes
@@ -28,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from nightshift.config import project_home
 from nightshift.feature_list import KEYS, feature_columns
 from nightshift.model.approval import gate_proposal
-from nightshift.model.evaluation import evaluation_metrics, training_reference
+from nightshift.model.calibration import PLATT, PlattMap, attach, fit_platt, served_probabilities
+from nightshift.model.evaluation import calibration_metrics, evaluation_metrics, training_reference
 from nightshift.model.gate import GateDecision, GatePolicy
 from nightshift.model.lifecycle import COMPARED_TAG, NO_CHAMPION, PROBLEM_TAG, champion_on_window, gate_version, recorded_decision
 from nightshift.model.lineage import (
@@ -67,6 +73,7 @@ LOGGED_TRAIN_PARAMS = (
     "sample_every_days",
     "window_days",
     "test_fraction",
+    "calibration_dates",
     "cv_folds",
     "early_stopping_rounds",
     "seed",
@@ -200,15 +207,16 @@ def serving_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "xgboost", "scikit-learn", "numpy", "pandas", "scipy")]
 
 
-def _log_plots(labels, probabilities, metrics: dict[str, float], importance: dict[str, float], bins: int) -> None:
+def _log_plots(labels, probabilities, raw, metrics: dict[str, float], importance: dict[str, float], bins: int) -> None:
     import mlflow
 
     from nightshift.model.plots import calibration_figure, importance_figure, precision_recall_figure, roc_figure
 
+    curves = {f"booster (ECE {metrics['ece_before']:.4f})": raw, f"calibrated, served (ECE {metrics['ece_after']:.4f})": probabilities}
     figures = {
         "plots/roc.png": roc_figure(labels, probabilities, metrics["roc_auc"]),
         "plots/precision_recall.png": precision_recall_figure(labels, probabilities, metrics["pr_auc"]),
-        "plots/calibration.png": calibration_figure(labels, probabilities, bins),
+        "plots/calibration.png": calibration_figure(labels, curves, bins),
         "plots/feature_importance.png": importance_figure(importance),
     }
     for path, figure in figures.items():
@@ -296,10 +304,14 @@ def _read_inputs(training_set_path: Path, params: dict[str, Any], raw_data_dir: 
     columns = feature_columns(params["features"]["windows_days"])
     frame = _load_training_set(training_set_path, columns)
     split = split_windows(
-        frame, float(train_params["test_fraction"]), int(train_params["label_horizon_days"]), int(train_params["sample_every_days"])
+        frame,
+        float(train_params["test_fraction"]),
+        int(train_params["label_horizon_days"]),
+        int(train_params["sample_every_days"]),
+        calibration_dates=int(train_params["calibration_dates"]),
     )
-    if split.evaluation["label"].nunique() < 2 or split.train["label"].nunique() < 2:
-        raise ValueError("the training or evaluation window holds a single label value; widen train.window_days")
+    if any(part["label"].nunique() < 2 for part in (split.train, split.calibration, split.evaluation)):
+        raise ValueError("the training, calibration or evaluation window holds a single label value; widen train.window_days")
     return _Inputs(
         columns=columns,
         split=split,
@@ -351,12 +363,14 @@ def _tracked_run(
     with mlflow.start_run(run_name=f"train-{model_name}", tags=run_tags):
         _log_inputs(inputs, params, policy)
         model = fit(inputs.split, inputs.columns, train_params)
-        probabilities = model.predict_proba(inputs.evaluation[inputs.columns])[:, 1]
-        metrics = _log_evaluation(model, inputs, probabilities, train_params, outputs)
+        _calibrate(model, inputs)
+        raw = model.predict_proba(inputs.evaluation[inputs.columns])[:, 1]
+        probabilities = served_probabilities(model, inputs.evaluation[inputs.columns])
+        metrics = _log_evaluation(model, inputs, probabilities, raw, train_params, outputs)
         if champion is not None:
             _log_champion_on_window(client, model_name, champion, inputs.evaluation, int(train_params["label_horizon_days"]), bins)
         importance = model.get_booster().get_score(importance_type="total_gain")
-        _log_plots(inputs.evaluation["label"], probabilities, metrics, importance, bins)
+        _log_plots(inputs.evaluation["label"], probabilities, raw, metrics, importance, bins)
         _log_reference_distributions(inputs, probabilities, train_params)
         return _log_registered_model(model, inputs.evaluation[inputs.columns], model_name)
 
@@ -382,14 +396,37 @@ def _log_inputs(inputs: _Inputs, params: dict[str, Any], policy: GatePolicy) -> 
     mlflow.log_dict(inputs.fingerprint, "data/fingerprint.json")
 
 
-def _log_evaluation(model, inputs: _Inputs, probabilities, train_params: dict[str, Any], outputs: OutputPaths | None) -> dict[str, float]:
-    """The model's metrics on the evaluation window, logged (and written to `outputs`); the evaluation metrics."""
+def _calibrate(model, inputs: _Inputs) -> PlattMap:
+    """Fit the Platt map on the calibration dates, store it in the booster and log it as params; the map."""
+    import mlflow
+
+    calibration = inputs.split.calibration
+    margins = model.predict(calibration[inputs.columns], output_margin=True)
+    fitted = fit_platt(margins, calibration["label"], inputs.split.date_ranges()["calib_dates"])
+    attach(model, fitted)
+    mlflow.log_params({"calibration.method": PLATT, "calibration.slope": fitted.slope, "calibration.intercept": fitted.intercept})
+    log.info("calibration map on %s (%d rows, %d churned): %s", fitted.fitted_on, fitted.rows, fitted.positives, fitted)
+    return fitted
+
+
+def _log_evaluation(
+    model, inputs: _Inputs, probabilities, raw, train_params: dict[str, Any], outputs: OutputPaths | None
+) -> dict[str, float]:
+    """The served (calibrated) probabilities' metrics on the evaluation window, logged (and written to `outputs`).
+
+    ``raw`` are the booster's own probabilities, whose expected calibration error is ``ece_before``.
+    """
     import mlflow
 
     evaluation, bins = inputs.evaluation, int(train_params.get("calibration_bins", 10))
     metrics = evaluation_metrics(evaluation, evaluation["label"], probabilities, bins)
+    metrics["ece_before"] = calibration_metrics(evaluation["label"], raw, bins)["expected_calibration_error"]
+    metrics["ece_after"] = metrics["expected_calibration_error"]
+    calibration = inputs.split.calibration
     run_metrics = {
         **metrics,
+        "calibration_rows": len(calibration),
+        "calibration_label_rate": float(calibration["label"].mean()),
         "n_trees": int(model.n_estimators),
         "train_rows": len(inputs.split.train),
         "eval_rows": len(evaluation),
@@ -429,7 +466,7 @@ def _log_registered_model(model, example_rows, model_name: str) -> str:
     info = mlflow.xgboost.log_model(
         model,
         name="model",
-        signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+        signature=infer_signature(example, served_probabilities(model, example)),
         input_example=example,
         registered_model_name=model_name,
         pip_requirements=serving_requirements(),

@@ -15,12 +15,14 @@ from typing import Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
 from nightshift.landing import landed_days
+from nightshift.monitoring.calibration import MonthCalibration, month_of, monthly_calibration
 from nightshift.monitoring.drift import PSI, SCORE, DayDrift, DriftSettings, NotEnoughRowsError, measure_day
 from nightshift.monitoring.estimated import auc_series, estimate_reason
-from nightshift.monitoring.performance import performance_reason
+from nightshift.monitoring.performance import calibration_reason, performance_reason
 from nightshift.monitoring.policy import DriftPolicy, PastDay, Verdict, decide, not_enough_rows
 from nightshift.monitoring.reference import champion_date_max, load_reference
 from nightshift.monitoring.report import AucHistory, write_report
+from nightshift.warehouse.calibration import ensure_calibration_schema, read_calibration
 from nightshift.warehouse.drift import DriftRun, MetricRow, ensure_drift_schema, read_drift_runs, write_drift
 from nightshift.warehouse.estimated import read_estimated
 from nightshift.warehouse.performance import ensure_performance_schema, read_performance
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # Days of estimated and realized ROC AUC the report's chart shows (three label horizons).
 REPORT_DAYS = 90
+# Calendar months of realized calibration the drift report shows, the day's own month included.
+REPORT_MONTHS = 6
 
 
 def newest_labelled(snapshots: list[date], day: date, horizon_days: int) -> date | None:
@@ -83,7 +87,12 @@ def monitor_day(
     log.info("drift of %s (%s version %s): %s: %s", day, model_name, model_version, verdict.decision, verdict.reason)
 
     auc = auc_history(database_url, day, (params["gate"].get("floors") or {}).get("roc_auc"))
-    report = write_report(reports_root, day, f"{model_name} version {model_version}", drift, reference.distributions["score"], verdict, auc)
+    months = calibration_months(database_url, day, REPORT_MONTHS)
+    title = f"{model_name} version {model_version}"
+    ceiling = (params["gate"].get("ceilings") or {}).get("expected_calibration_error")
+    report = write_report(
+        reports_root, day, title, drift, reference.distributions["score"], verdict, auc=auc, calibration=months, ece_ceiling=ceiling
+    )
     drifted_columns = ([SCORE] if drift.score_drifted else []) + drift.drifted_inputs if drift else []
     run = DriftRun(
         score_date=day,
@@ -118,15 +127,29 @@ def _context(day: date, database_url: str, model_name: str, params: dict[str, An
     # The champion's newest realized figure, if its label window closed recently: an older one is stale.
     ensure_performance_schema(database_url)
     realized = read_performance(database_url, day - timedelta(days=horizon + policy.cooldown_days), day)
-    floors = params["gate"].get("floors") or {}
+    gate = params["gate"]
+    floors = gate.get("floors") or {}
     # The estimate from the scores alone under the floor on `consecutive_days` days in a row: a month before labels can tell.
     estimated = read_estimated(database_url, day - timedelta(days=policy.consecutive_days), day)
     reasons = (
         performance_reason(realized, champion_version, floors),
+        calibration_reason(realized, champion_version, gate.get("ceilings") or {}),
         estimate_reason(estimated, champion_version, floors, day, policy.consecutive_days),
     )
     underperforming = "; ".join(r for r in reasons if r) or None
     return _Context(champion_version, champion_max, history, labelled, underperforming)
+
+
+def calibration_months(database_url: str, day: date, months: int) -> list[MonthCalibration]:
+    """Realized calibration of the ``months`` calendar months up to ``day``'s, from labels landed by ``day`` only.
+
+    Only what was known on ``day``: a rerun of an old day's report shows what that day's showed.
+    """
+    first = month_of(day)
+    for _ in range(months - 1):
+        first = month_of(first - timedelta(days=1))
+    ensure_calibration_schema(database_url)
+    return monthly_calibration(read_calibration(database_url, first, day, known_by=day))
 
 
 def _measure_and_decide(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ECE = "expected_calibration_error"
+
 
 def matured_dates(scored: Sequence[date], snapshots: Sequence[date], day: date, horizon_days: int) -> dict[date, date]:
     """Scored dates whose labels are known on ``day``, each with the snapshot its labels come from.
@@ -92,6 +94,25 @@ def performance_reason(realized: Sequence[PerformanceRow], champion_version: str
     return (
         f"realized ROC AUC {newest.value:.4f} of version {newest.model_version} on {newest.score_date} "
         f"({newest.rows} labelled customers) is below the gate floor {float(floor)}"
+    )
+
+
+def calibration_reason(realized: Sequence[PerformanceRow], champion_version: str | None, ceilings: Mapping[str, float]) -> str | None:
+    """A retrain reason when the champion's newest realized expected calibration error (every customer) is above the gate's ceiling.
+
+    The probabilities served are calibrated at training; a model whose matured scores are off by more
+    than the gate would let a new version be is as much a reason to retrain as a low realized ROC AUC.
+    """
+    ceiling = ceilings.get(ECE)
+    mine = [r for r in realized if r.segment == ALL and r.metric == ECE and r.model_version == champion_version]
+    if ceiling is None or not mine:
+        return None
+    newest = max(mine, key=lambda r: r.score_date)
+    if newest.value <= float(ceiling):
+        return None
+    return (
+        f"realized expected calibration error {newest.value:.4f} of version {newest.model_version} on {newest.score_date} "
+        f"({newest.rows} labelled customers) is above the gate ceiling {float(ceiling)}"
     )
 
 

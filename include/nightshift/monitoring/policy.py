@@ -18,7 +18,8 @@ accept DATE --missing`: read as a day of no activity) is recorded as ``drift_acc
 never part of a run toward a retrain: the shift is the hole someone accepted, and a model retrained on
 the same hole would not fix it. The longer windows dilute one empty day below the thresholds.
 
-A realized ROC AUC below the gate's floor (a closed label window) is a retrain reason too; it
+A realized ROC AUC below the gate's floor, or a realized expected calibration error above the gate's
+ceiling (a closed label window; nightshift.monitoring.performance), is a retrain reason too; it
 skips persistence (it already summarises a whole window) but passes cooldown and freshness. So is an
 estimated ROC AUC (from the scores alone, ``monitoring.estimated``) below the floor on
 ``consecutive_days`` days in a row: its persistence is checked where it is computed.

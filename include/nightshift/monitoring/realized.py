@@ -3,7 +3,8 @@
 Labels come from ``build_labels``, the rule training uses (churn in (d, d + horizon], read from the
 label snapshot, purged customers kept), on the snapshots landed by the monitored day only. Plan and
 region are the customer's on the score date. Scores are the rows of ``churn_scores``, whatever
-version served them.
+version served them. Each date also gets its calibration bins (``model_calibration``,
+nightshift.monitoring.calibration), from which the drift report adds up each month's calibration.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from nightshift.contract import CUSTOMERS, CUSTOMERS_PARTITION
 from nightshift.landing import landed_days
+from nightshift.monitoring.calibration import calibration_rows
 from nightshift.monitoring.performance import matured_dates, realized_rows
+from nightshift.warehouse.calibration import ensure_calibration_schema, write_calibration
 from nightshift.warehouse.estimated import refresh_estimation_error
 from nightshift.warehouse.performance import (
     dates_with_performance,
@@ -41,6 +44,7 @@ def dates_to_measure(url: str, data_dir: Path, day: date, horizon_days: int) -> 
 
     ensure_schema(url)
     ensure_performance_schema(url)
+    ensure_calibration_schema(url)
     done = dates_with_performance(url)
     scored = [d for d in published_dates(url) if d not in done]
     return matured_dates(scored, landed_days(data_dir, CUSTOMERS, CUSTOMERS_PARTITION), day, horizon_days)
@@ -83,7 +87,10 @@ def measure_realized(
         if frame.empty:
             log.warning("%s: none of its %d published customers has a known label; nothing stored", score_date, len(scores))
             continue
-        rows = realized_rows(score_date, str(frame["model_name"].iloc[0]), frame, calibration_bins)
+        model_name = str(frame["model_name"].iloc[0])
+        # Calibration first: the performance rows mark the date measured (nightshift.warehouse.calibration).
+        write_calibration(url, score_date, snapshot, calibration_rows(score_date, model_name, frame, calibration_bins))
+        rows = realized_rows(score_date, model_name, frame, calibration_bins)
         write_performance(url, score_date, snapshot, rows)
         auc = {r.model_version: r.value for r in rows if r.segment == ALL and r.metric == ROC_AUC}
         log.info("%s: %d of %d published customers labelled; realized ROC AUC %s", score_date, len(frame), len(scores), auc)

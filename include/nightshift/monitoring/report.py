@@ -8,6 +8,10 @@ A model has some thirty inputs, and a reader wants the few that moved: the repor
 terminal table show the score, every drifted column and the `TOP_COLUMNS` largest PSIs first; the
 rest, all below their thresholds, are folded (a ``<details>`` block in HTML, one summary line in the
 terminal unless ``--all``) and left out of the PNG.
+
+Below the drift, the page shows the realized calibration of the months up to the date, once score
+dates' labels have matured (nightshift.monitoring.calibration): per month and version, the expected
+calibration error (red above the gate's ceiling) and each decile's mean score against its realized churn rate.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from nightshift.monitoring.calibration import MonthCalibration
 from nightshift.monitoring.drift import MEAN_SHIFT, NULL_CHANGE, PSI, SCORE, DayDrift
 from nightshift.monitoring.policy import Verdict
 from nightshift.warehouse.drift import DriftRun, MetricRow
@@ -147,6 +152,33 @@ def _cell(value: float | None) -> str:
     return f"{value:.4f}" if math.isfinite(value) else str(value)
 
 
+def calibration_html(months: Sequence[MonthCalibration], ece_ceiling: float | None) -> str:
+    """The realized calibration section: one row per month and version, ECE and every decile's mean score / realized rate."""
+    head = "<h2>Realized calibration per month</h2>"
+    if not months:
+        return f"{head}<p>None yet: a score date's calibration is measured once its label window has closed.</p>"
+    n_bins = max(len(m.deciles) for m in months)
+    rows = ""
+    for m in months:
+        bad = ece_ceiling is not None and m.ece > ece_ceiling
+        ece = f'<td style="color:#c0392b;font-weight:bold">{m.ece:.4f}</td>' if bad else f"<td>{m.ece:.4f}</td>"
+        cells = "".join(f"<td>{d.mean_score:.3f} / {d.realized_rate:.3f}</td>" for d in m.deciles)
+        rows += (
+            f"<tr><td>{m.month:%Y-%m}</td><td>{html.escape(m.model_version)}</td><td>{m.dates}</td><td>{m.rows}</td>"
+            f"<td>{m.positives}</td><td>{m.mean_score:.4f}</td><td>{m.realized_rate:.4f}</td>{ece}{cells}</tr>"
+        )
+    ceiling = "" if ece_ceiling is None else f" (red: above the gate's ceiling {ece_ceiling})"
+    deciles = "".join(f"<th>bin {b + 1}</th>" for b in range(n_bins))
+    return (
+        f"{head}<p>Published probabilities against what happened, over each month's score dates whose labels had matured by "
+        f"this date. ECE on equal-width probability bins{html.escape(ceiling)}; bins 1 to {n_bins}: each day's scores cut into "
+        "equal-count bins (lowest first), pooled over the month, as mean score / realized churn rate.</p>"
+        # One line per month: "0.012 / 0.010" cells wrapped over two lines read as two figures.
+        '<table style="white-space:nowrap"><tr><th>month</th><th>version</th><th>dates</th><th>customer-days</th><th>churned</th>'
+        f"<th>mean score</th><th>realized rate</th><th>ECE</th>{deciles}</tr>{rows}</table>"
+    )
+
+
 def write_report(
     reports_root: Path,
     day: date,
@@ -155,10 +187,13 @@ def write_report(
     score_reference: Mapping[str, Any],
     verdict: Verdict,
     auc: AucHistory | None = None,
+    calibration: Sequence[MonthCalibration] = (),
+    ece_ceiling: float | None = None,
 ) -> Path:
     """Write the date's report (PNG and HTML; HTML only for a day too small to measure) and return the HTML path.
 
     ``auc``: estimated and realized ROC AUC over the days before, drawn on one chart (``performance.png``) when any is known.
+    ``calibration``: the realized calibration of the months up to ``day`` (``calibration_html``).
     """
     out = report_dir(reports_root, day)
     out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +226,7 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 {image}
 <table><tr><th>column</th><th>metric</th><th>value</th><th>threshold</th><th>drifted</th></tr>{rows}</table>
 {rest}
+{calibration_html(calibration, ece_ceiling)}
 </body></html>
 """
     (out / "index.html").write_text(page)

@@ -14,6 +14,11 @@ the same batch, reduced to the three features that pushed the probability up mos
 one DMatrix and one rows x (features + 1) float32 matrix of contributions per Arrow batch (a batch is
 spark.sql.execution.arrow.maxRecordsPerBatch rows). With ``off`` the reason columns are NULL and no contribution
 is computed.
+
+The probability served is the model's calibrated one: the booster carries its calibration map
+(nightshift.model.calibration), which the worker applies with numpy to the booster's margins; the reasons stay
+the booster's own contributions, in log-odds before the map. A booster without a map (a version trained before
+calibration) serves its raw probabilities; loading it says so in the log.
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ def _reasons_schema(prefix: str = "") -> str:
 
 SCORES_SCHEMA = f"customer_id long, churn_probability double, {_reasons_schema()}"
 
-# The boosters last rebuilt in this Python worker, keyed by the model's content hash. Spark reuses
-# workers across tasks, so a worker parses a model once per scoring job, not once per partition;
-# two slots (champion and challenger in shadow), so a long-lived worker never accumulates old models.
-_WORKER_BOOSTER: dict[str, Any] = {}
+# The boosters last rebuilt in this Python worker (with their calibration maps), keyed by the model's content
+# hash. Spark reuses workers across tasks, so a worker parses a model once per scoring job, not once per
+# partition; two slots (champion and challenger in shadow), so a long-lived worker never accumulates old models.
+_WORKER_BOOSTER: dict[str, tuple[Any, Any]] = {}
 _WORKER_SLOTS = 2
 
 
@@ -68,7 +73,24 @@ def load_booster(model_uri: str, columns: Sequence[str]) -> bytes:
         # Fit with early stopping: predict_proba stops at the best round, but inplace_predict on the
         # raw booster would use every tree, so keep only the trees the model actually serves with.
         booster = booster[: int(best) + 1]
+    _log_calibration(model_uri, booster)
     return bytes(booster.save_raw("ubj"))
+
+
+def _log_calibration(model_uri: str, booster: Any) -> None:
+    """Say whether ``booster`` serves calibrated probabilities; a map that does not parse fails here, on the driver."""
+    from nightshift.model.calibration import booster_calibration
+
+    try:
+        calibration = booster_calibration(booster)
+    except ValueError as exc:
+        raise ValueError(f"model {model_uri}: {exc}") from exc
+    if calibration is None:
+        log.warning(
+            "model %s has no calibration map (trained before calibration): it serves its raw, uncalibrated probabilities", model_uri
+        )
+    else:
+        log.info("model %s serves calibrated probabilities: %s", model_uri, calibration)
 
 
 def _import_xgboost() -> Any:
@@ -92,14 +114,17 @@ def _import_xgboost() -> Any:
     return xgboost
 
 
-def _worker_booster(key: str, raw: Broadcast, nthread: int) -> Any:
+def _worker_booster(key: str, raw: Broadcast, nthread: int) -> tuple[Any, Any]:
+    """The booster of ``raw`` and its calibration map (None without one), parsed once per worker."""
     if key not in _WORKER_BOOSTER:
+        from nightshift.model.calibration import booster_calibration
+
         xgb = _import_xgboost()
         booster = xgb.Booster(model_file=bytearray(raw.value))
         booster.set_param({"nthread": nthread})
         while len(_WORKER_BOOSTER) >= _WORKER_SLOTS:
             del _WORKER_BOOSTER[next(iter(_WORKER_BOOSTER))]  # the oldest: dicts keep insertion order
-        _WORKER_BOOSTER[key] = booster
+        _WORKER_BOOSTER[key] = (booster, booster_calibration(booster))
     return _WORKER_BOOSTER[key]
 
 
@@ -120,15 +145,18 @@ def _float_values(column: pa.Array) -> np.ndarray:
     return np.where(valid.astype(bool), data, np.nan)
 
 
-def _churn_probabilities(booster: Any, matrix: np.ndarray) -> np.ndarray:
-    """Each row's P(churn) as the model gives it, float64: the one place a score comes from the model.
+def churn_probabilities(booster: Any, calibration: Any, matrix: np.ndarray) -> np.ndarray:
+    """The served churn probability of each row of ``matrix`` (float64): calibrated when the model has a map.
 
-    binary:logistic: inplace_predict returns what XGBClassifier.predict_proba()[:, 1] does. Anything that maps
-    the model's probability (a calibration) applies to what this returns; the reasons stay the model's.
+    The one place a score comes from the model; the reasons stay the booster's own contributions.
     """
     import numpy as np
 
-    return np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+    if calibration is None:
+        # binary:logistic: inplace_predict returns P(churn), as XGBClassifier.predict_proba()[:, 1] does.
+        return np.ascontiguousarray(booster.inplace_predict(matrix), dtype=np.float64)
+    # The map is on the log-odds: the margin, not a probability rounded to float32 near 0 and 1.
+    return np.ascontiguousarray(calibration.apply(booster.inplace_predict(matrix, predict_type="margin")))
 
 
 def _contribution_reasons(booster: Any, matrix: np.ndarray, nthread: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -174,11 +202,15 @@ def _reason_arrays(codes: np.ndarray, values: np.ndarray, names: pa.Array) -> li
     return arrays
 
 
-def _model_outputs(booster: Any, matrix: np.ndarray, names: pa.Array, nthread: int, mode: str) -> list[pa.Array]:
-    """churn_probability, then its reason columns (``names``: the model's columns), for one batch's matrix."""
+def _model_outputs(model: tuple[Any, Any], matrix: np.ndarray, names: pa.Array, nthread: int, mode: str) -> list[pa.Array]:
+    """churn_probability, then its reason columns (``names``: the model's columns), for one batch's matrix.
+
+    ``model``: the booster and its calibration map (None without one), as ``_worker_booster`` gives them.
+    """
     import pyarrow as pa
 
-    probabilities = _churn_probabilities(booster, matrix)
+    booster, calibration = model
+    probabilities = churn_probabilities(booster, calibration, matrix)
     # From the buffer, not pa.array(): converting a numpy array that way loads pandas.
     outputs = [pa.Array.from_buffers(pa.float64(), len(probabilities), [None, pa.py_buffer(probabilities)])]
     return outputs + _reason_arrays(*_contribution_reasons(booster, matrix, nthread, mode), names)
@@ -190,13 +222,13 @@ def _predict_partition(
     import numpy as np
     import pyarrow as pa
 
-    booster = _worker_booster(key, raw, nthread)
+    model = _worker_booster(key, raw, nthread)
     names = _string_array(columns)
     out_names = ["customer_id", "churn_probability", *REASON_COLUMNS]
     for batch in batches:
         # The model's columns in its order as one float matrix, straight from the Arrow buffers.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        outputs = _model_outputs(booster, matrix, names, nthread, reasons)
+        outputs = _model_outputs(model, matrix, names, nthread, reasons)
         yield pa.RecordBatch.from_arrays([batch.column("customer_id").cast(pa.int64()), *outputs], names=out_names)
 
 
@@ -278,7 +310,7 @@ def _predict_pair_partition(
     for batch in batches:
         # One matrix, two models: the features are read and converted once.
         matrix = np.column_stack([_float_values(batch.column(c)) for c in columns])
-        arrays = [array for booster in (champion, challenger) for array in _model_outputs(booster, matrix, names, nthread, reasons)]
+        arrays = [array for model in (champion, challenger) for array in _model_outputs(model, matrix, names, nthread, reasons)]
         ids = batch.column("customer_id").cast(pa.int64())
         mask = in_canary(np.frombuffer(ids.buffers()[1], dtype=np.int64, count=ids.offset + len(ids))[ids.offset :], canary)
         bits = np.packbits(mask, bitorder="little")

@@ -1,4 +1,4 @@
-"""The rows of the warehouse's model tables (``model_performance``, ``model_comparison``), as plain values.
+"""The rows of the warehouse's model tables (``model_performance``, ``model_comparison``, ``model_calibration``), as plain values.
 
 Monitoring computes them and the model's rollout policy reads them; the warehouse stores and reads them back.
 """
@@ -41,3 +41,23 @@ class ComparisonRow:
     auc_diff: float | None
     auc_diff_low: float | None
     auc_diff_high: float | None
+
+
+# The binnings of model_calibration: equal-width probability bins (those of the expected calibration
+# error) and quantile bins of a date's scores (deciles with train.calibration_bins = 10).
+WIDTH = "width"
+QUANTILE = "quantile"
+
+
+@dataclass(frozen=True)
+class CalibrationBinRow:
+    """One bin of one model version's published scores of a matured date: sums that add up over dates."""
+
+    score_date: date
+    model_name: str
+    model_version: str
+    binning: str  # WIDTH or QUANTILE
+    bin: int  # 0 = the lowest scores
+    rows: int
+    score_sum: float  # sum of the published churn probabilities in the bin
+    positives: int  # customers of the bin who churned

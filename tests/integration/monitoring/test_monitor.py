@@ -203,3 +203,47 @@ def test_a_realized_auc_below_the_floor_asks_for_a_retrain_on_a_clean_day_throug
     assert first["reason"].startswith(expected)
     # Still below the floor the next day, but a retrain was asked for yesterday: the cooldown holds.
     assert run_day(1)["decision"] == "drift_cooldown"
+
+
+def test_a_realized_ece_above_the_ceiling_asks_for_a_retrain_and_the_report_shows_each_months_calibration(
+    db: str, registry, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from nightshift.monitoring.calibration import calibration_rows
+    from nightshift.monitoring.performance import realized_rows
+    from nightshift.warehouse.calibration import write_calibration
+    from nightshift.warehouse.performance import ensure_performance_schema, write_performance
+
+    params = load_params()
+    v1 = registry(reference(features(3000, seed=1)), "2026-05-29", champion=True)
+    data = _landing_zone(tmp_path / "raw", dt.date(2026, 3, 1), 140)
+    ensure_performance_schema(db)
+    # Two matured dates of June, ranked perfectly (ROC AUC 1) but off: the tenth who churned were scored 0.3, the rest 0.1.
+    # ECE (|450 x 0.1 - 0| + |50 x 0.3 - 50|) / 500 = 0.16, over three times the ceiling.
+    for matured in (dt.date(2026, 6, 10), dt.date(2026, 6, 11)):
+        churned = [int(i % 10 == 0) for i in range(500)]
+        frame = pd.DataFrame({"customer_id": range(500), "churn_probability": [0.1 + 0.2 * c for c in churned], "label": churned})
+        frame = frame.assign(model_version=v1, plan="basic", region="north")
+        label_snapshot = matured + dt.timedelta(days=30)
+        write_calibration(db, matured, label_snapshot, calibration_rows(matured, MODEL, frame, 10))
+        write_performance(db, matured, label_snapshot, realized_rows(matured, MODEL, frame, 10))
+
+    clean = features(600, seed=10)
+    f, s = write_day(tmp_path / "day", clean, scores(clean))
+    result = monitor_day(DAY, db, MODEL, v1, params, data, f, s, tmp_path / "reports")
+    assert result["decision"] == "retrain" and not result["drifted"], result
+    expected = (
+        f"realized expected calibration error 0.1600 of version {v1} on 2026-06-11 (500 labelled customers) is above the gate ceiling 0.05"
+    )
+    assert result["reason"].startswith(expected)
+    # The report's month: both dates pooled, its ECE flagged red, each decile's mean score against its churn rate.
+    page = Path(result["report"]).read_text()
+    assert "<h2>Realized calibration per month</h2>" in page
+    june = page.split("<td>2026-06</td>")[1]
+    assert june.startswith(f"<td>{v1}</td><td>2</td><td>1000</td><td>100</td><td>0.1200</td><td>0.1000</td>")
+    assert '<td style="color:#c0392b;font-weight:bold">0.1600</td>' in june
+    assert june.count("<td>0.100 / 0.000</td>") == 9 and "<td>0.300 / 1.000</td></tr>" in june
+    # A report of a day before those labels landed shows what was known then: nothing.
+    early = monitor_day(dt.date(2026, 7, 9), db, MODEL, v1, params, data, f, s, tmp_path / "reports")
+    assert "None yet" in Path(early["report"]).read_text()

@@ -11,8 +11,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from nightshift.local.generate import generate
+from nightshift.model.evaluation import calibration_metrics
+from nightshift.monitoring.calibration import monthly_calibration
 from nightshift.monitoring.realized import dates_to_measure, measure_realized
 from nightshift.warehouse.audit import scoring_run
+from nightshift.warehouse.calibration import read_calibration
 from nightshift.warehouse.performance import read_performance
 from nightshift.warehouse.publish import ScoreLineage, publish_score_batches
 from nightshift.warehouse.schema import ensure_schema
@@ -86,6 +89,16 @@ def test_published_scores_are_measured_against_their_labels_once_the_window_clos
     assert sum(plans) == len(labels)
     assert query(db, "SELECT DISTINCT label_snapshot FROM model_performance") == [(SCORED + dt.timedelta(days=30),)]
 
+    # The date's calibration bins are stored with it: its month's ECE is the labelled rows' own, by the training's function.
+    (march,) = monthly_calibration(read_calibration(db, SCORED, SCORED))
+    scored = labels.merge(scores, on="customer_id")
+    ece = calibration_metrics(scored["label"], scored["churn_probability"], 10)["expected_calibration_error"]
+    assert (march.month, march.model_version, march.dates, march.rows) == (dt.date(2026, 3, 1), "1", 1, len(labels))
+    assert march.ece == pytest.approx(ece) and march.positives == int(labels["label"].sum())
+    assert len(march.deciles) == 10 and sum(d.rows for d in march.deciles) == len(labels)
+    # Labels read from a snapshot the asking day had not seen yet are left out.
+    assert read_calibration(db, SCORED, SCORED, known_by=SCORED + dt.timedelta(days=29)) == []
+
     # Measured dates are not measured again; a recomputation replaces the date's rows rather than adding to them.
     assert dates_to_measure(db, raw, MONITORED, 30) == {}
     _publish(db, SCORED, _scores(labels, 0.0, seed=3), "2")
@@ -93,3 +106,4 @@ def test_published_scores_are_measured_against_their_labels_once_the_window_clos
     again = read_performance(db, SCORED, SCORED)
     assert {r.model_version for r in again} == {"2"} and len(again) == len(rows)
     assert next(r for r in again if (r.segment, r.metric) == ("all", "roc_auc")).value < 0.65
+    assert {r.model_version for r in read_calibration(db, SCORED, SCORED)} == {"2"}

@@ -22,6 +22,7 @@ import yaml
 from nightshift.config import load_params
 from nightshift.quality.audit import QUALITY_TABLE
 from nightshift.quality.bad_days import ACCEPTANCE_TABLE, ensure_quality_schema
+from nightshift.warehouse.calibration import CALIBRATION_TABLE, ensure_calibration_schema
 from nightshift.warehouse.comparison import COMPARISON_TABLE, ensure_comparison_schema
 from nightshift.warehouse.connection import connect
 from nightshift.warehouse.drift import METRICS_TABLE, ensure_drift_schema
@@ -40,6 +41,7 @@ SCHEMAS: dict[str, Callable[[str], Any]] = {
     "drift": ensure_drift_schema,
     "performance": ensure_performance_schema,
     "comparison": ensure_comparison_schema,
+    "calibration": ensure_calibration_schema,
     "quality": ensure_quality_schema,
 }
 TABLES = {
@@ -47,6 +49,7 @@ TABLES = {
     "drift": (METRICS_TABLE, DRIFT_RUNS_TABLE),
     "performance": (PERFORMANCE_TABLE,),
     "comparison": (COMPARISON_TABLE,),
+    "calibration": (CALIBRATION_TABLE,),
     "quality": (QUALITY_TABLE, ACCEPTANCE_TABLE),
 }
 
@@ -132,6 +135,7 @@ def test_a_complete_schema_is_checked_without_waiting_on_an_idle_transaction(db:
         ("drift", DRIFT_RUNS_TABLE, "report_path", "text"),
         ("performance", PERFORMANCE_TABLE, "computed_at", "timestamp with time zone"),
         ("comparison", COMPARISON_TABLE, "auc_diff_high", "double precision"),
+        ("calibration", CALIBRATION_TABLE, "computed_at", "timestamp with time zone"),
         ("quality", QUALITY_TABLE, "quarantine_error", "text"),
         ("quality", ACCEPTANCE_TABLE, "missing_partitions", "ARRAY"),
     ],

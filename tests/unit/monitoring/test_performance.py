@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nightshift.monitoring.performance import matured_dates, performance_reason, realized_rows, segment_metrics
+from nightshift.monitoring.performance import calibration_reason, matured_dates, performance_reason, realized_rows, segment_metrics
 from nightshift.warehouse.rows import PerformanceRow
 
 pytestmark = pytest.mark.unit
@@ -78,6 +78,26 @@ def test_the_champions_newest_realized_auc_below_the_floor_is_a_reason() -> None
     assert performance_reason([_auc(D, 0.5, version="1")], "2", floors) is None
     assert performance_reason([_auc(D, 0.5)], "1", {}) is None
     assert performance_reason([], "1", floors) is None
+
+
+def _ece(day: dt.date, value: float, version: str = "1", segment: str = "all") -> PerformanceRow:
+    return PerformanceRow(day, "churn_xgb", version, segment, "expected_calibration_error", value, 4_812, 203)
+
+
+def test_the_champions_newest_realized_ece_above_the_ceiling_is_a_reason() -> None:
+    ceilings = {"expected_calibration_error": 0.05}
+    newest = D + dt.timedelta(days=1)
+    reason = calibration_reason([_ece(D, 0.01), _ece(newest, 0.0712), _auc(newest, 0.9)], "1", ceilings)
+    assert reason == (
+        f"realized expected calibration error 0.0712 of version 1 on {newest} (4812 labelled customers) is above the gate ceiling 0.05"
+    )
+    # Calibrated again on the newest date, at the ceiling, another version's or a segment's figure, no ceiling, nothing: no reason.
+    assert calibration_reason([_ece(D, 0.09), _ece(newest, 0.02)], "1", ceilings) is None
+    assert calibration_reason([_ece(newest, 0.05)], "1", ceilings) is None
+    assert calibration_reason([_ece(newest, 0.09, version="2")], "1", ceilings) is None
+    assert calibration_reason([_ece(newest, 0.09, segment="plan=basic")], "1", ceilings) is None
+    assert calibration_reason([_ece(newest, 0.09)], "1", {}) is None
+    assert calibration_reason([], "1", ceilings) is None
 
 
 def test_the_table_puts_a_dates_metrics_side_by_side_and_leaves_undefined_ones_blank() -> None:

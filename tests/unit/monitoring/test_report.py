@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from nightshift.monitoring.report import drift_table
+from nightshift.monitoring.calibration import MonthCalibration, PooledBin
+from nightshift.monitoring.report import calibration_html, drift_table
 from nightshift.warehouse.drift import DriftRun, MetricRow
 
 pytestmark = pytest.mark.unit
@@ -107,3 +108,24 @@ def test_the_report_charts_estimated_and_realized_auc_when_either_is_known(tmp_p
     other = day + timedelta(days=1)
     empty = write_report(tmp_path, other, "m", None, {}, Verdict("not_enough_rows", "tiny", False), AucHistory([], [])).read_text()
     assert "performance.png" not in empty and not (tmp_path / f"score_date={other}" / "performance.png").exists()
+
+
+def _month(month: date, ece: float) -> MonthCalibration:
+    deciles = [PooledBin(500, 0.01 * (b + 1), 0.012 * (b + 1)) for b in range(10)]
+    return MonthCalibration(month, "3", 30, 5_000, 300, 0.055, ece, deciles)
+
+
+def test_the_calibration_section_shows_each_month_and_flags_an_ece_above_the_ceiling() -> None:
+    page = calibration_html([_month(date(2026, 5, 1), 0.012), _month(date(2026, 6, 1), 0.071)], 0.05)
+    assert page.count("<tr>") == 3 and page.count("<th>bin ") == 10
+    may, june = page.split("<tr>")[2:]
+    assert may.startswith("<td>2026-05</td><td>3</td><td>30</td><td>5000</td><td>300</td><td>0.0550</td><td>0.0600</td><td>0.0120</td>")
+    assert '<td style="color:#c0392b;font-weight:bold">0.0710</td>' in june and "color:#c0392b" not in may
+    # Every decile as mean score / realized rate, lowest first.
+    assert "<td>0.010 / 0.012</td>" in may and may.endswith("<td>0.100 / 0.120</td></tr>")
+    assert june.endswith("<td>0.100 / 0.120</td></tr></table>")
+    assert "above the gate&#x27;s ceiling 0.05" in page
+
+
+def test_without_matured_labels_the_section_says_so() -> None:
+    assert "None yet: a score date's calibration is measured once its label window has closed." in calibration_html([], 0.05)

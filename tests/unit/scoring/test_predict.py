@@ -38,7 +38,7 @@ print("sklearn ok")
 """
 
 _TRAIN = r"""
-import pickle, sys
+import json, pickle, sys
 import numpy as np
 import pyarrow as pa
 import xgboost as xgb
@@ -46,7 +46,15 @@ x = np.array([[0.0, 1], [5.0, 0], [np.nan, 1], [2.0, 0]] * 10)
 y = np.array([0, 1, 1, 0] * 10)
 booster = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(x, label=y), num_boost_round=3)
 rows = np.array([[0.0, 1], [5.0, 0], [np.nan, 1]])
-expected = booster.inplace_predict(rows)
+if sys.argv[1] == "calibrated":
+    # A map in the booster: the worker must serve sigmoid(0.5 * margin - 1), written out here by hand.
+    fields = {"method": "platt", "slope": 0.5, "intercept": -1.0, "rows": 40, "positives": 20, "fitted_on": "by hand"}
+    booster.set_attr(calibration=json.dumps(fields))
+    margin = booster.inplace_predict(rows, predict_type="margin").astype(np.float64)
+    expected = 1 / (1 + np.exp(-(0.5 * margin - 1.0)))
+else:
+    expected = booster.inplace_predict(rows)
+# The reasons are the booster's own contributions, in log-odds before any map.
 contributions = booster.predict(xgb.DMatrix(rows), pred_contribs=True)
 sys.stderr.write(str(np.round(expected.astype(np.float64), 6).tolist()) + "\n" + repr(contributions.tolist()))
 batch = pa.RecordBatch.from_arrays(
@@ -60,8 +68,9 @@ sys.stdout.buffer.write(pickle.dumps((bytes(booster.save_raw("ubj")), sink.getva
 """
 
 
-def test_a_scoring_worker_predicts_from_arrow_without_loading_pandas_or_scikit_learn() -> None:
-    trained = subprocess.run([sys.executable, "-c", _TRAIN], capture_output=True, check=True, timeout=120)
+@pytest.mark.parametrize("model", ["uncalibrated", "calibrated"])
+def test_a_scoring_worker_predicts_from_arrow_without_loading_pandas_or_scikit_learn(model: str) -> None:
+    trained = subprocess.run([sys.executable, "-c", _TRAIN, model], capture_output=True, check=True, timeout=120)
     worker = subprocess.run([sys.executable, "-c", _WORKER], input=trained.stdout, capture_output=True, timeout=120)
     assert worker.returncode == 0, worker.stderr.decode()
     columns, types, probabilities, reasons, contributions, loaded, sklearn = worker.stdout.decode().splitlines()
@@ -71,7 +80,7 @@ def test_a_scoring_worker_predicts_from_arrow_without_loading_pandas_or_scikit_l
     )
     assert types == "[DataType(int64), DataType(double)" + ", DataType(string), DataType(double)" * 3 + "]"
     expected_probabilities, expected_contributions = trained.stderr.decode().splitlines()
-    # Nulls arrive as missing values: the same probabilities the booster gives a NaN row.
+    # Nulls arrive as missing values: the same probabilities the booster gives a NaN row (through its map, if it has one).
     assert probabilities == expected_probabilities
     # The reasons are the booster's own contributions of each row, largest positive first; the bias is no reason.
     expected_reasons: list[list[str | None]] = [[], [], []]
