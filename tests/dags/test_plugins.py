@@ -33,6 +33,7 @@ def test_plugin_manager_loads_the_links() -> None:
     assert [(v["name"], v["href"]) for v in views] == [
         ("Data docs", "/data-docs/index.html"),
         ("Drift reports", "/drift-reports/"),
+        ("Nightshift status", "/nightshift-status/"),
         ("MLflow", "http://mlflow.test:5000"),
     ]
 
