@@ -73,10 +73,10 @@ def status_page(days: int) -> str:
     """The page's HTML for the ``days`` most recent days."""
     from nightshift.airflow.context import warehouse_url
     from nightshift.config import data_dir, mlflow_ui_url
-    from nightshift.monitoring.status import newest_scored_day, read_facts, recent_days, render_html, status_rows
+    from nightshift.monitoring.status import newest_recorded_day, read_facts, recent_days, render_html, status_rows
 
     url, root = warehouse_url(), data_dir()
-    shown = recent_days(root, newest_scored_day(url), dt.datetime.now(dt.UTC).date(), days)
+    shown = recent_days(root, newest_recorded_day(url), dt.datetime.now(dt.UTC).date(), days)
     approvals = open_approvals()
     rows = status_rows(shown, root, read_facts(url, shown), scoring_runs_by_day(), approvals, mlflow_ui_url())
     return render_html(rows, approvals)

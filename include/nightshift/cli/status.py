@@ -51,10 +51,10 @@ def _airflow_facts(url: str) -> tuple[list, list, str]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from nightshift.config import data_dir, mlflow_ui_url
-    from nightshift.monitoring.status import newest_scored_day, read_facts, recent_days, render_text, status_rows
+    from nightshift.monitoring.status import newest_recorded_day, read_facts, recent_days, render_text, status_rows
 
     url, root = database_url(), data_dir()
-    days = recent_days(root, newest_scored_day(url), dt.datetime.now(dt.UTC).date(), args.days)
+    days = recent_days(root, newest_recorded_day(url), dt.datetime.now(dt.UTC).date(), args.days)
     runs, approvals, note = _airflow_facts(url)
     print(render_text(status_rows(days, root, read_facts(url, days), runs, approvals, mlflow_ui_url()), approvals, note))
     return 0

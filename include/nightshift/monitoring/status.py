@@ -255,24 +255,34 @@ def render_html(rows: Sequence[DayStatus], approvals: Sequence[Approval]) -> str
     )
 
 
-def recent_days(root: Path, newest_scored: dt.date | None, today: dt.date, count: int) -> list[dt.date]:
+def recent_days(root: Path, newest_recorded: dt.date | None, today: dt.date, count: int) -> list[dt.date]:
     """The ``count`` days the page shows, newest last.
 
     A live landing zone (a day landed in the past week) ends at yesterday, so a day that has not landed
-    shows as such; replayed history (the demo's data) ends at the newest day landed or scored.
+    shows as such; replayed history (the demo's data) ends at the newest day landed or recorded (scored or missed).
     """
     from nightshift.contract import EVENTS, EVENTS_PARTITION
     from nightshift.landing import landed_days
 
     if count < 1:
         raise ValueError(f"the status covers at least one day, got {count}")
-    known = [d for d in (*landed_days(root, EVENTS, EVENTS_PARTITION)[-1:], newest_scored) if d is not None]
+    landed = landed_days(root, EVENTS, EVENTS_PARTITION)[-1:]
     yesterday = today - dt.timedelta(days=1)
-    end = yesterday if not known or max(known) >= today - dt.timedelta(days=7) else max(known)
+    if not landed or landed[0] >= today - dt.timedelta(days=7):
+        end = yesterday
+    else:
+        end = max(d for d in (landed[0], newest_recorded) if d is not None)
     return [end - dt.timedelta(days=i) for i in reversed(range(count))]
 
 
-def newest_scored_day(url: str) -> dt.date | None:
+# The newest day a run published or missed its deadline for.
+_NEWEST = {
+    "scoring_runs": "SELECT max(score_date) FROM scoring_runs WHERE status = 'succeeded'",
+    "deadline_misses": "SELECT max(score_date) FROM deadline_misses",
+}
+
+
+def newest_recorded_day(url: str) -> dt.date | None:
     with connect(url) as conn, conn.cursor() as cur:
-        found = _rows(cur, "scoring_runs", "SELECT max(score_date) FROM scoring_runs WHERE status = 'succeeded'", {})
-    return found[0][0] if found else None
+        found = [row[0] for table, query in _NEWEST.items() for row in _rows(cur, table, query, {}) if row[0] is not None]
+    return max(found, default=None)
