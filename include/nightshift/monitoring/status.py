@@ -247,7 +247,8 @@ def render_html(rows: Sequence[DayStatus], approvals: Sequence[Approval]) -> str
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Nightshift status</title><style>"
         "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
-        "th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eee}td:first-child{white-space:nowrap}"
+        "th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eee}"
+        "td:first-child{white-space:nowrap}"
         "tr.bad td{background:#fde2e2}code{background:#f4f4f4;padding:2px 4px}</style></head><body>"
         f"<h1>Nightshift status</h1><p>Newest day first. Roll back the served model: <code>{esc(ROLLBACK_COMMAND)}</code></p>"
         f"<table id='status'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
