@@ -64,13 +64,15 @@ def _landing(day: dt.date) -> str:
 
 def handle_miss(context: dict[str, Any]) -> dict[str, Any]:
     """Record, log and announce one miss; a failing notifier or webhook fails the callback after the miss is stored."""
+    import dataclasses
+
     from nightshift.airflow.context import warehouse_url
     from nightshift.config import load_params
     from nightshift.warehouse.deadlines import record_miss
 
     run = context["dag_run"]
     miss = miss_of(context, _task_states(run["dag_id"], run["dag_run_id"]), "")
-    miss = type(miss)(**{**miss.__dict__, "missing": _landing(miss.score_date)})
+    miss = dataclasses.replace(miss, missing=_landing(miss.score_date))
     recorded = record_miss(warehouse_url(), miss)
     log.error("DEADLINE MISSED: %s", miss.describe())
     settings = load_params()["scoring"]["publish_by"]
