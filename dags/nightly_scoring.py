@@ -33,17 +33,19 @@ day its feature window reads (the longest of `features.windows_days`) has a fail
 nobody fixed or accepted (`nightshift quality validate|accept DATE`), or has not landed and
 nobody accepted it as a day of no activity (`nightshift quality accept DATE --missing`).
 
-Runs nightly just after midnight UTC for the day that ended.
+Runs nightly just after midnight UTC for the day that ended. A run not succeeded `scoring.publish_by` after
+its day began (06:00 UTC the next morning by default) is a deadline miss: a row in `deadline_misses`, an
+ERROR in the triggerer's log, and the team's notifier or webhook when params.yaml names one.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
+from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, Param, PokeReturnValue, dag, task
 
 from nightshift.airflow.assets import CHURN_SCORES, DAY_FEATURES
-from nightshift.airflow.context import default_args
-from nightshift.config import max_active_scoring_runs, wait_for_data
+from nightshift.airflow.context import default_args, in_airflow_dags_test
+from nightshift.config import max_active_scoring_runs, publish_by, wait_for_data
 
 POKE_SECONDS, WAIT_SECONDS = wait_for_data()
 
@@ -59,6 +61,17 @@ POKE_SECONDS, WAIT_SECONDS = wait_for_data()
     tags=["nightshift", "scoring"],
     default_args=default_args("nightly_scoring"),
     doc_md=__doc__,
+    # The morning deadline: a run not succeeded by then (late day, slow task, failed run) is recorded in
+    # deadline_misses and logged at ERROR by the triggerer. A path, not the function: nothing imported to parse.
+    # None in `airflow dags test` (no scheduler to check it; see in_airflow_dags_test).
+    deadline=None
+    if in_airflow_dags_test()
+    else DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=publish_by(),
+        callback=AsyncCallback("nightshift.airflow.deadline.deadline_missed"),
+        name="publish_by",
+    ),
     params={
         "score_date": Param(
             None,

@@ -4,7 +4,9 @@ The data docs (HTML of every validation run, written by the quality gates) are s
 the api-server itself under /data-docs, to logged-in users allowed to read task logs, and
 linked from Browse; a failed validation's task log names the same page. The drift reports (one
 page per scored date, written by drift_monitor) are served under /drift-reports, newest date
-first, behind the same login, and linked from Browse too.
+first, behind the same login, and linked from Browse too. The morning page (Browse > Nightshift status, under
+/nightshift-status) shows each recent day's landing, validation, scoring, drift, realized AUC, deadline and
+open approvals, linking to the day's DAG run, data docs, drift report and MLflow run.
 """
 
 from __future__ import annotations
@@ -28,11 +30,18 @@ def _drift_reports_app():
     return drift_reports_app(drift_reports_dir())
 
 
+def _status_app():
+    from nightshift.airflow.status_app import status_app
+
+    return status_app()
+
+
 class NightshiftUI(AirflowPlugin):
     name = "nightshift_ui"
     fastapi_apps = [
         {"app": _data_docs_app(), "url_prefix": "/data-docs", "name": "GX data docs"},
         {"app": _drift_reports_app(), "url_prefix": "/drift-reports", "name": "Drift reports"},
+        {"app": _status_app(), "url_prefix": "/nightshift-status", "name": "Nightshift status"},
     ]
     # Airflow lists only views that have a route.
     external_views = [
@@ -47,6 +56,13 @@ class NightshiftUI(AirflowPlugin):
             "name": "Drift reports",
             "href": "/drift-reports/",
             "url_route": "drift-reports",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "Nightshift status",
+            "href": "/nightshift-status/",
+            "url_route": "nightshift-status",
             "destination": "nav",
             "category": "browse",
         },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks what `make` cannot install itself: Python 3.11+ and Java 17+ (Spark 4 needs it).
+# Checks what `make` cannot install itself: Python 3.11+, Java 17+ (Spark 4 needs it) and Chromium (the status
+# page's screenshot test drives it; as root with apt-get it is installed here, else the message says how).
 set -u
 py="${1:-python3}"
 ok=1
@@ -24,5 +25,14 @@ else
     echo "missing: Java 17+ for Spark (found version ${major:-unknown}). Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; or set JAVA_HOME" >&2
     ok=0
   fi
+fi
+chromium="${NIGHTSHIFT_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Chromium for the status page's screenshot test: apt-get install -y chromium" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null && chromium="$(command -v chromium || true)"
+fi
+if [ -z "$chromium" ] || [ ! -x "$chromium" ]; then
+  echo "missing: Chromium for the status page's screenshot test (tests/e2e/test_morning.py). Debian/Ubuntu: sudo apt-get install chromium; or set NIGHTSHIFT_CHROMIUM=/path/to/chromium" >&2
+  ok=0
 fi
 [ "$ok" = 1 ] || exit 1

@@ -182,3 +182,19 @@ def max_active_scoring_runs(path: Path | None = None) -> int:
     if runs < 1:
         raise ValueError(f"scoring.max_active_runs in {path or params_path()} must be at least 1, got {runs}")
     return runs
+
+
+def publish_by(path: Path | None = None) -> timedelta:
+    """How long after the scored day's 00:00 UTC its scores are due: params.yaml ``scoring.publish_by.hours_after_day_start``.
+
+    Read when nightly_scoring is parsed (its deadline alert).
+    """
+    hours = float(load_params(path)["scoring"]["publish_by"]["hours_after_day_start"])
+    if hours <= 0:
+        raise ValueError(f"scoring.publish_by.hours_after_day_start in {path or params_path()} must be > 0 hours, got {hours}")
+    return timedelta(hours=hours)
+
+
+def mlflow_ui_url() -> str:
+    """Where people open MLflow (NIGHTSHIFT_MLFLOW_UI_URL): the Browse menu's link and the status page's run links."""
+    return os.environ.get("NIGHTSHIFT_MLFLOW_UI_URL", "http://localhost:5000")

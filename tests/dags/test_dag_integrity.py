@@ -154,3 +154,12 @@ def test_heavy_import_check_can_fail(tmp_path: Path) -> None:
     code = f"import json, runpy, sys; runpy.run_path({str(bad)!r}); print(json.dumps('pandas' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) is True
+
+
+def test_nightly_scoring_carries_the_morning_deadline(dagbag) -> None:
+    from airflow.sdk import AsyncCallback, DeadlineReference
+
+    (alert,) = dagbag.dags["nightly_scoring"].deadline
+    assert alert.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
+    assert alert.interval == timedelta(hours=30)  # params.yaml scoring.publish_by: 06:00 UTC the morning after
+    assert alert.callback == AsyncCallback("nightshift.airflow.deadline.deadline_missed")

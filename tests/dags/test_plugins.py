@@ -33,6 +33,7 @@ def test_plugin_manager_loads_the_links() -> None:
     assert [(v["name"], v["href"]) for v in views] == [
         ("Data docs", "/data-docs/index.html"),
         ("Drift reports", "/drift-reports/"),
+        ("Nightshift status", "/nightshift-status/"),
         ("MLflow", "http://mlflow.test:5000"),
     ]
 
@@ -146,7 +147,8 @@ print(json.dumps({
 DOCS_ROUTES = (
     CLIENT
     + """
-routes = [p + r for p in ("/data-docs", "/drift-reports") for r in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")]
+prefixes = ("/data-docs", "/drift-reports", "/nightshift-status")
+routes = [p + r for p in prefixes for r in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")] + ["/nightshift-status/"]
 print(json.dumps({route: c.get(route).status_code for route in routes}))
 """
 )
@@ -161,7 +163,9 @@ def test_fastapis_docs_and_schema_routes_refuse_an_anonymous_request(docs_home: 
             AIRFLOW__API_AUTH__JWT_SECRET="test-only-secret",
         )
     )
-    assert len(seen) == 8 and all(code in (401, 404) for code in seen.values()), seen
+    assert len(seen) == 13 and all(code in (401, 404) for code in seen.values()), seen
+    # The status page itself needs the login too.
+    assert seen["/nightshift-status/"] == 401
 
 
 def test_drift_reports_are_listed_newest_first_and_served_behind_the_login(tmp_path: Path) -> None:
