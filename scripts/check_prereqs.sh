@@ -29,7 +29,7 @@ fi
 chromium="${NIGHTSHIFT_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
 if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Chromium for the status page's screenshot test: apt-get install -y chromium" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null && chromium="$(command -v chromium || true)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null && chromium="$(command -v chromium || true)"
 fi
 if [ -z "$chromium" ] || [ ! -x "$chromium" ]; then
   echo "missing: Chromium for the status page's screenshot test (tests/e2e/test_morning.py). Debian/Ubuntu: sudo apt-get install chromium; or set NIGHTSHIFT_CHROMIUM=/path/to/chromium" >&2
