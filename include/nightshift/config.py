@@ -117,7 +117,7 @@ def mlflow_tracking_uri() -> str:
 
 
 def mlflow_ui_url() -> str:
-    """Where people open MLflow in a browser (links in the Airflow UI): NIGHTSHIFT_MLFLOW_UI_URL, the compose stack's by default."""
+    """Where people open MLflow in a browser (Browse link, approval forms, status page): NIGHTSHIFT_MLFLOW_UI_URL."""
     return os.environ.get("NIGHTSHIFT_MLFLOW_UI_URL", "http://localhost:5000")
 
 
@@ -193,8 +193,3 @@ def publish_by(path: Path | None = None) -> timedelta:
     if hours <= 0:
         raise ValueError(f"scoring.publish_by.hours_after_day_start in {path or params_path()} must be > 0 hours, got {hours}")
     return timedelta(hours=hours)
-
-
-def mlflow_ui_url() -> str:
-    """Where people open MLflow (NIGHTSHIFT_MLFLOW_UI_URL): the Browse menu's link and the status page's run links."""
-    return os.environ.get("NIGHTSHIFT_MLFLOW_UI_URL", "http://localhost:5000")
