@@ -28,12 +28,14 @@ Figures (every night of the input-shift zone; each night's labels matured): ``es
 ``estimate_abs_err_max``, the mean and largest |estimated - realized| ROC AUC (targets 0.02 and 0.05);
 the baseline's two. On the outcome shift: the mean change from the clean nights to the shifted ones of
 the estimated ROC AUC and positive rate and of the realized ones, and on how many shifted nights the
-realized path flags it: the realized ROC AUC under the gate floor (``performance_reason``, the retrain
-reason ``drift_monitor`` applies), and, shown beside it, a realized churn rate more than 4 binomial
-standard errors above the clean nights' realized rate. The last line is machine-readable:
+realized path flags it with a retrain reason ``drift_monitor`` applies: the realized ROC AUC under the gate
+floor (``performance_reason``) or the realized expected calibration error above the gate's ceiling
+(``calibration_reason``); and, shown beside them, a realized churn rate more than 4 binomial standard
+errors above the clean nights' realized rate. The last line is machine-readable:
 RESULT estimate_mae=... estimate_abs_err_max=... baseline_mae=... baseline_abs_err_max=... drifted_estimate_mae=...
        outcome_shift_estimate_delta=... outcome_shift_realized_auc_delta=... outcome_shift_estimated_rate_delta=...
-       outcome_shift_realized_rate_delta=... outcome_shift_auc_floor_nights=... outcome_shift_rate_rise_nights=...
+       outcome_shift_realized_rate_delta=... outcome_shift_auc_floor_nights=... outcome_shift_ece_ceiling_nights=...
+       outcome_shift_rate_rise_nights=... clean_nights_flagged=...
 """
 
 from __future__ import annotations
@@ -84,12 +86,12 @@ def score_nights(spark, data_dir: Path, out: Path, nights: list[date], booster, 
     return scored
 
 
-def judge_nights(spark, data_dir: Path, scored: dict[date, Path], horizon: int) -> list[Night]:
+def judge_nights(spark, data_dir: Path, scored: dict[date, Path], horizon: int, bins: int) -> list[Night]:
     """Each night's estimate from its scores and its realized figures from its matured labels."""
     import pandas as pd
 
     from nightshift.features.point_in_time import build_labels, read_customers, snapshot_dates
-    from nightshift.model.evaluation import evaluate
+    from nightshift.model.evaluation import calibration_metrics, evaluate
     from nightshift.monitoring.estimated import expected_metrics
 
     first, last = min(scored), max(scored) + timedelta(days=horizon)
@@ -102,7 +104,7 @@ def judge_nights(spark, data_dir: Path, scored: dict[date, Path], horizon: int) 
         estimated = expected_metrics(scores["churn_probability"].to_numpy())
         frame = scores.merge(labels[labels["as_of_date"] == day], on="customer_id", how="inner")
         y, p = frame["label"].to_numpy(), frame["churn_probability"].to_numpy()
-        realized = {**evaluate(y, p), "positive_rate": float(y.mean())}
+        realized = {**evaluate(y, p), **calibration_metrics(y, p, bins), "positive_rate": float(y.mean())}
         out.append(Night(day, len(scores), estimated, realized, len(frame)))
     return out
 
@@ -117,14 +119,29 @@ def under_floor(night: Night, floor: float) -> bool:
     return performance_reason([row], "1", {ROC_AUC: floor}) is not None
 
 
+def over_ceiling(night: Night, ceiling: float) -> bool:
+    """Whether ``drift_monitor``'s realized calibration reason (``calibration_reason``) fires on the night's realized ECE."""
+    from nightshift.monitoring.performance import ECE, calibration_reason
+    from nightshift.warehouse.rows import ALL, PerformanceRow
+
+    positives = round(night.realized["positive_rate"] * night.labelled)
+    row = PerformanceRow(night.day, MODEL_NAME, "1", ALL, ECE, night.realized[ECE], night.labelled, positives)
+    return calibration_reason([row], "1", {ECE: ceiling}) is not None
+
+
 def rate_rise(night: Night, clean_rate: float) -> bool:
     """Whether the night's realized churn rate is more than `RATE_SIGMAS` binomial standard errors above ``clean_rate``."""
     standard_error = (clean_rate * (1 - clean_rate) / night.labelled) ** 0.5
     return night.realized["positive_rate"] - clean_rate > RATE_SIGMAS * standard_error
 
 
-def flags(night: Night, floor: float, clean_rate: float) -> str:
-    said = (["AUC under floor"] if under_floor(night, floor) else []) + (["churn rate up"] if rate_rise(night, clean_rate) else [])
+def flags(night: Night, limits: tuple[float, float], clean_rate: float) -> str:
+    floor, ceiling = limits
+    said = (
+        (["AUC under floor"] if under_floor(night, floor) else [])
+        + ([f"ECE {night.realized['expected_calibration_error']:.3f} over ceiling"] if over_ceiling(night, ceiling) else [])
+        + (["churn rate up"] if rate_rise(night, clean_rate) else [])
+    )
     return ", ".join(said)
 
 
@@ -140,7 +157,7 @@ def delta(nights: list[Night], onset: date, kind: str, metric: str) -> float:
     return mean(after) - mean(before)
 
 
-def print_nights(title: str, nights: list[Night], onset: date, baseline: float, floor: float) -> None:
+def print_nights(title: str, nights: list[Night], onset: date, baseline: float, limits: tuple[float, float]) -> None:
     clean_rate = mean(n.realized["positive_rate"] for n in nights if n.day < onset)
     print(f"\n{title}")
     print(
@@ -154,7 +171,7 @@ def print_nights(title: str, nights: list[Night], onset: date, baseline: float, 
             f"{n.estimated['roc_auc']:>7.4f} {n.realized['roc_auc']:>8.4f} {n.auc_error:>+7.4f} "
             f"{baseline - n.realized['roc_auc']:>+8.4f} | "
             f"{n.estimated['pr_auc']:>6.4f} {n.realized['pr_auc']:>7.4f} | {n.estimated['positive_rate']:>8.4f} "
-            f"{n.realized['positive_rate']:>9.4f} | {flags(n, floor, clean_rate)}"
+            f"{n.realized['positive_rate']:>9.4f} | {flags(n, limits, clean_rate)}"
         )
 
 
@@ -184,6 +201,7 @@ def main() -> None:
     train, windows = params["train"], params["features"]["windows_days"]
     horizon, columns = int(train["label_horizon_days"]), feature_columns(windows)
     floor = float(params["gate"]["floors"]["roc_auc"])
+    ceiling = float(params["gate"]["ceilings"]["expected_calibration_error"])
     as_of = START + timedelta(days=HISTORY_DAYS)
     onset = as_of + timedelta(days=args.clean_days + horizon + 1)
     clean = [as_of + timedelta(days=i + 1) for i in range(args.clean_days)]
@@ -209,23 +227,26 @@ def main() -> None:
         for kind, data_dir in zones.items():
             print(f"{kind}: {len(nights)} nights scored, estimated and labelled ...", flush=True)
             scored = score_nights(spark, data_dir, root / kind, nights, booster, columns, windows)
-            judged[kind] = judge_nights(spark, data_dir, scored, horizon)
+            judged[kind] = judge_nights(spark, data_dir, scored, horizon, int(train["calibration_bins"]))
     finally:
         if spark is not None:
             spark.stop()
         shutil.rmtree(root, ignore_errors=True)
     seconds = time.perf_counter() - started
-    report(judged[ACTIVITY_DROP_KIND], judged[CHURN_RISE_KIND], onset, result, floor, args, seconds, OUTCOME_RISE_FACTOR)
+    report(judged[ACTIVITY_DROP_KIND], judged[CHURN_RISE_KIND], onset, result, (floor, ceiling), args, seconds, OUTCOME_RISE_FACTOR)
 
 
-def report(inputs: list[Night], outcome: list[Night], onset: date, result, floor: float, args, seconds: float, factor: float) -> None:
+def report(
+    inputs: list[Night], outcome: list[Night], onset: date, result, limits: tuple[float, float], args, seconds: float, factor: float
+) -> None:
     baseline = float(result.roc_auc)
+    floor, ceiling = limits
     print(
         f"\nnightshift estimated performance: {args.customers:,} customers, model {MODEL_NAME} v{result.model_version} "
         f"(evaluation ROC AUC {baseline:.4f}, expected calibration error {result.expected_calibration_error:.4f}); onset {onset}"
     )
-    print_nights("input shift (activity_drop: activity -15 points, south churn x2):", inputs, onset, baseline, floor)
-    print_nights(f"outcome shift (churn_rise: every customer's churn x{factor:g}, inputs unchanged):", outcome, onset, baseline, floor)
+    print_nights("input shift (activity_drop: activity -15 points, south churn x2):", inputs, onset, baseline, limits)
+    print_nights(f"outcome shift (churn_rise: every customer's churn x{factor:g}, inputs unchanged):", outcome, onset, baseline, limits)
     errors = [abs(n.auc_error) for n in inputs]
     base_errors = [abs(baseline - n.realized["roc_auc"]) for n in inputs]
     drifted = [abs(n.auc_error) for n in inputs if n.day >= onset]
@@ -243,8 +264,10 @@ def report(inputs: list[Night], outcome: list[Night], onset: date, result, floor
     shifted = [n for n in outcome if n.day >= onset]
     clean_rate = mean(n.realized["positive_rate"] for n in outcome if n.day < onset)
     caught = sum(under_floor(n, floor) for n in shifted)
+    miscalibrated = sum(over_ceiling(n, ceiling) for n in shifted)
     risen = sum(rate_rise(n, clean_rate) for n in shifted)
-    false_flags = sum(under_floor(n, floor) for n in outcome + inputs if n.day < onset)
+    clean = [n for n in outcome + inputs if n.day < onset]
+    false_flags = sum(under_floor(n, floor) or over_ceiling(n, ceiling) for n in clean)
     print(
         f"\ninput shift, ROC AUC over {len(inputs)} matured nights: estimate MAE {figures['estimate_mae']:.4f}, max "
         f"{figures['estimate_abs_err_max']:.4f} (targets 0.02, 0.05); baseline (evaluation AUC carried) MAE "
@@ -257,14 +280,15 @@ def report(inputs: list[Night], outcome: list[Night], onset: date, result, floor
         f"{figures['outcome_shift_estimated_rate_delta']:+.4f}, realized {figures['outcome_shift_realized_rate_delta']:+.4f}"
     )
     print(
-        f"realized path on the {len(shifted)} outcome-shifted nights: ROC AUC under the floor {floor:g} (a retrain reason) on "
-        f"{caught}, churn rate > the clean nights' {clean_rate:.4f} + {RATE_SIGMAS:g} binomial SE on {risen}; "
-        f"clean nights under the floor: {false_flags}; {seconds:.0f} s in all"
+        f"realized path on the {len(shifted)} outcome-shifted nights (retrain reasons): ROC AUC under the floor {floor:g} on "
+        f"{caught}, ECE above the ceiling {ceiling:g} on {miscalibrated}; churn rate > the clean nights' {clean_rate:.4f} + "
+        f"{RATE_SIGMAS:g} binomial SE on {risen}; clean nights with a realized reason: {false_flags}; {seconds:.0f} s in all"
     )
     print(
         "RESULT "
         + " ".join(f"{k}={v:.4f}" for k, v in figures.items())
-        + f" outcome_shift_auc_floor_nights={caught}/{len(shifted)} outcome_shift_rate_rise_nights={risen}/{len(shifted)}"
+        + f" outcome_shift_auc_floor_nights={caught}/{len(shifted)} outcome_shift_ece_ceiling_nights={miscalibrated}/{len(shifted)}"
+        + f" outcome_shift_rate_rise_nights={risen}/{len(shifted)} clean_nights_flagged={false_flags}/{len(clean)}"
     )
 
 

@@ -150,6 +150,8 @@ def test_reject_leaves_the_registry_and_records_who_and_why(approvals: Approvals
     assert asked["options"] == ["Approve", "Reject"] and asked["response_received"] is False
     # Proposed, not applied: challenger, no champion, no verdict tagged while it waits.
     assert _aliases(client) == {"challenger": version} and "gate.outcome" not in client.get_model_version(NAME, version).tags
+    # The morning table lists the request while it waits (the status page reads the same rows).
+    assert f"train_model approval__reject approve_promotion: {asked['subject']}" in _status(a)
     answered = _answer(a, "approval__reject", "Reject", "calibration looks off")
     assert answered["responded_by"]["name"] == "admin"
     states = _finished(a, "approval__reject")
@@ -162,6 +164,17 @@ def test_reject_leaves_the_registry_and_records_who_and_why(approvals: Approvals
     assert tags["gate.outcome"] == "not_approved" and "rejected by admin" in tags["gate.reason"]
     # Champion did not change: no churn_model event, nothing downstream reacts.
     assert _model_events(a, "approval__reject") == 0
+
+
+def _status(a: Approvals) -> str:
+    """What `nightshift status` prints against the running deployment."""
+    import subprocess
+    import sys
+
+    cmd = [str(Path(sys.executable).parent / "nightshift"), "status", "--days", "3"]
+    out = subprocess.run(cmd, env=a.env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
 
 
 def _model_events(a: Approvals, run_id: str) -> int:
