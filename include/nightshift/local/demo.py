@@ -77,7 +77,7 @@ nightshift demo finished
   scored          {rows} customers for {day} into churn_scores at {redact_url(url)}
   champion        {model.name} version {model.version} (run {model.run_id})
   ROC AUC         {metrics.get("roc_auc", float("nan")):.3f}   PR AUC {metrics.get("pr_auc", float("nan")):.3f}   (held-out snapshots)
-  calibration     ECE {metrics.get("ece_before", float("nan")):.4f} before the map, {metrics.get("ece_after", float("nan")):.4f} served
+  calibration     {calibration_line(metrics)}
   gate            version {newest.version}: {newest.gate}   (.venv/bin/nightshift model list)
 
   scores table    .venv/bin/nightshift scores {day}
@@ -88,3 +88,11 @@ nightshift demo finished
         flush=True,
     )
     return summary
+
+
+def calibration_line(metrics: dict[str, float]) -> str:
+    """The summary's calibration: ECE before and after the champion's map, or why there is none to show."""
+    if "ece_after" not in metrics:
+        # A champion registered before training fitted maps serves its raw probabilities (scoring warns too).
+        return "no map: the champion was trained before calibration and serves raw probabilities"
+    return f"ECE {metrics['ece_before']:.4f} before the map, {metrics['ece_after']:.4f} served"
